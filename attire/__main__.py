@@ -1,0 +1,3 @@
+from attire.cli import main
+
+raise SystemExit(main())
