@@ -60,7 +60,7 @@ Split = tuple[np.ndarray, np.ndarray]  # (images (N, 28, 28) uint8, labels (N,) 
 @dataclass(frozen=True)
 class DataLocation:
     directory: Path          # the folder that holds the four files
-    source: str              # how it was found: "--data-dir", "$ATTIRE_DATA_DIR", "user cache", "system folder", ...
+    source: str              # how it was found: "--data-dir", "$ATTIRE_DATA_DIR", "user cache", ...
     files: dict[str, Path]   # RESOURCES name -> its file there, gzipped or plain
     verified: bool           # every file's checksum was checked (now or earlier, unchanged since)
 

@@ -1,4 +1,7 @@
-"""Tiny Fashion-MNIST look-alikes and a local mirror, so data tests run in milliseconds offline."""
+"""Tiny Fashion-MNIST look-alikes and a local mirror, so data tests run in milliseconds offline.
+
+Test modules import the fixtures they use from here (`system_dir` is autouse there).
+"""
 
 import gzip
 import hashlib
@@ -10,7 +13,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from attire import data
 from attire.idx import encode_idx
 
 NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -83,3 +88,30 @@ def unreachable_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(autouse=True)
+def system_dir(tmp_path, monkeypatch):
+    """Keep tests off /usr/share and the internet unless they ask: an empty system
+    folder and a mirror nobody answers."""
+    folder = tmp_path / "system"
+    monkeypatch.setattr(data, "SYSTEM_DIRS", [folder])
+    monkeypatch.setattr(data, "MIRRORS", [unreachable_url()])
+    return folder
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    """Tiny arrays, with their checksums standing in for the real ones."""
+    arrays = tiny_arrays()
+    checksums = {name: hashlib.sha256(encode_idx(arrays[name])).hexdigest() for name in NAMES}
+    monkeypatch.setattr(data, "RESOURCES", checksums)
+    return arrays
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """A local HTTP mirror serving tmp_path/mirror."""
+    served, stop = start_mirror(tmp_path / "mirror")
+    yield served
+    stop()

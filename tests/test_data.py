@@ -11,33 +11,8 @@ import pytest
 from attire import data
 from attire.errors import DatasetError
 from attire.idx import encode_idx
-from synthetic import NAMES, start_mirror, tiny_arrays, unreachable_url, write_dataset
-
-
-@pytest.fixture(autouse=True)
-def system_dir(tmp_path, monkeypatch):
-    """No test here sees /usr/share or the internet unless it asks: an empty system
-    folder and a mirror nobody answers."""
-    folder = tmp_path / "system"
-    monkeypatch.setattr(data, "SYSTEM_DIRS", [folder])
-    monkeypatch.setattr(data, "MIRRORS", [unreachable_url()])
-    return folder
-
-
-@pytest.fixture
-def tiny(monkeypatch):
-    """Tiny arrays, with their checksums standing in for the real ones."""
-    arrays = tiny_arrays()
-    checksums = {name: hashlib.sha256(encode_idx(arrays[name])).hexdigest() for name in NAMES}
-    monkeypatch.setattr(data, "RESOURCES", checksums)
-    return arrays
-
-
-@pytest.fixture
-def mirror(tmp_path):
-    served, stop = start_mirror(tmp_path / "mirror")
-    yield served
-    stop()
+from synthetic import (NAMES, mirror, system_dir, tiny, tiny_arrays,  # noqa: F401 (fixtures)
+                       unreachable_url, write_dataset)
 
 
 def assert_same(loaded, arrays):
