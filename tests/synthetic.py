@@ -1,26 +1,14 @@
-"""Tiny synthetic Fashion-MNIST-format datasets that tests make for themselves."""
+"""Tiny learnable datasets in the layout of the official files, made by the tests themselves."""
 
-import gzip
-import struct
 from pathlib import Path
 
 import numpy as np
 
-
-def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
-    """Write a uint8 array in IDX format (magic 0x0000 08 NDIM, big-endian dimensions)."""
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    payload = header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
-    if compress:
-        path = path.with_name(path.name + ".gz")
-        path.write_bytes(gzip.compress(payload))
-    else:
-        path.write_bytes(payload)
-    return path
+from data_fixtures import write_dataset
 
 
 def make_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Learnable images: each class is a bright bar at its own position, plus noise."""
+    """Learnable images: each class is a bright bar at its own height, plus noise."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, n).astype(np.uint8)
     images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
@@ -31,10 +19,10 @@ def make_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_dataset(directory: Path, n_train: int = 600, n_test: int = 200, seed: int = 0) -> Path:
-    """A data directory in the layout of the official files, with learnable synthetic images."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for prefix, n, offset in (("train", n_train, 0), ("t10k", n_test, 1)):
-        images, labels = make_images(n, seed + offset)
-        write_idx(directory / f"{prefix}-images-idx3-ubyte", images)
-        write_idx(directory / f"{prefix}-labels-idx1-ubyte", labels)
+    """A data directory with learnable synthetic images (load it with verify=False)."""
+    (train_images, train_labels), (test_images, test_labels) = make_images(n_train, seed), make_images(n_test, seed + 1)
+    write_dataset(directory, {
+        "train-images-idx3-ubyte": train_images, "train-labels-idx1-ubyte": train_labels,
+        "t10k-images-idx3-ubyte": test_images, "t10k-labels-idx1-ubyte": test_labels,
+    })
     return directory
