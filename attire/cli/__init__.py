@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = getattr(args, "debug", False)
     try:
         return args.handler(args) or 0
+    except BrokenPipeError:  # `attire data --json | head` closed our stdout: not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         if debug:
             raise
