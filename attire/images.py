@@ -119,8 +119,9 @@ def _check_file_size(n_bytes: int, label: str) -> None:
     if n_bytes == 0:
         raise ImageError(f"{label}: the file is empty (0 bytes); re-save or re-download it")
     if n_bytes > MAX_FILE_BYTES:
-        raise ImageError(f"{label}: {n_bytes / 2**20:.1f} MB is more than the limit of {MAX_FILE_BYTES / 2**20:.0f} MB; "
-                         "shrink it or save it as JPEG (the model only sees 28×28 pixels)")
+        raise ImageError(f"{label}: {n_bytes / 2**20:.1f} MB is more than the limit of "
+                         f"{MAX_FILE_BYTES / 2**20:.1f} MB; shrink it or save it as JPEG "
+                         f"(the model only sees {IMAGE_SIZE}×{IMAGE_SIZE} pixels)")
 
 
 def _check_pixels(size: tuple[int, int], label: str) -> None:
@@ -168,9 +169,13 @@ def _to_rgb_or_grey(image: Image.Image, label: str) -> Image.Image:
         return flat.convert("L") if mode == "LA" else flat
     if mode in ("P", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"):
         return image.convert("RGB")
-    if mode.startswith("I"):  # I;16, I;16B, I;16L: 16-bit; I: 32-bit integers, read as 16-bit
-        sixteen_bit = np.clip(np.asarray(image, dtype=np.float64), 0, 65535)
-        return Image.fromarray(np.round(sixteen_bit / 257).astype(np.uint8))
+    if mode.startswith("I"):
+        values = np.clip(np.asarray(image, dtype=np.float64), 0, 65535)
+        # I;16, I;16B, I;16L are 16-bit; plain "I" (32-bit) is 16-bit data from a TIFF or
+        # 8-bit data from convert("I") or an int array: its largest value tells which.
+        if mode != "I" or values.max() > 255:
+            values = values / 257
+        return Image.fromarray(np.round(values).astype(np.uint8))
     if mode == "F":
         return _image_from_array(np.asarray(image), label)
     raise ImageError(f"{label}: images in Pillow mode {mode!r} are not supported; save it as 8-bit RGB")
@@ -229,11 +234,11 @@ def preprocess_photo(image) -> np.ndarray:
     unchanged; a blank image (nothing to trim) gives all zeros. `image` is anything
     `read_image` accepts.
     """
-    if not (isinstance(image, Image.Image) and image.mode in ("L", "RGB")):
-        image = read_image(image)
+    image = read_image(image)  # also for PIL images: the limits, the EXIF orientation, the mode
     pixels = np.asarray(_shrink(image))
-    if pixels.ndim == 3 and (pixels == pixels[..., :1]).all():
-        pixels = pixels[..., 0]  # a grey photo saved as RGB
+    red, green, blue = (pixels[..., channel] for channel in range(3)) if pixels.ndim == 3 else (pixels,) * 3
+    if np.array_equal(red, green) and np.array_equal(red, blue):
+        pixels = red  # a grey photo, perhaps saved as RGB
     pixels = pixels.astype(np.float32)  # (H, W, 3) or (H, W), 0–255
     background = _background_colour(pixels)
     light = _luminance(background) > 127.5
@@ -283,8 +288,8 @@ def _object_box(pixels: np.ndarray, background: np.ndarray) -> tuple[slice, slic
     while a one-pixel line of real contrast survives.
     """
     distance = np.abs(pixels - background)
-    if distance.ndim == 3:
-        distance = distance.max(axis=2)
+    if distance.ndim == 3:  # channel by channel: numpy's max over a short last axis is 15 times slower
+        distance = np.maximum(np.maximum(distance[..., 0], distance[..., 1]), distance[..., 2])
     padded = np.pad(distance, 1, mode="edge")
     rows = padded[:-2] + padded[1:-1] + padded[2:]
     mean = (rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]) / 9

@@ -11,6 +11,7 @@ from PIL import Image
 from attire import images
 from attire.errors import ImageError
 from attire.images import load_photo, preprocess_photo, read_image
+from attire.photos import encode_photo, render_product_photo
 
 from fashion_files import read_test_set
 
@@ -84,10 +85,20 @@ def test_cmyk_jpeg_reads_as_rgb():
     assert min(image.getpixel((2, 2))) > 230 and max(image.getpixel((20, 20))) < 40
 
 
-@pytest.mark.parametrize("mode, expected", [("LA", "L"), ("1", "L"), ("L", "L"), ("I", "L")])
-def test_other_modes_read_as_grey(mode, expected):
+@pytest.mark.parametrize("mode", ["LA", "1", "L", "I"])
+def test_other_modes_read_as_grey(mode):
     image = read_image(product_photo().convert(mode))
-    assert image.mode == expected and image.size == (90, 60)
+    assert image.mode == "L" and image.size == (90, 60)
+    assert image.getpixel((0, 0)) == 255 and image.getpixel((30, 30)) < 60
+
+
+@pytest.mark.parametrize("pixels, expected", [
+    (np.array([[0, 65535]], np.int32), (0, 255)),        # 32-bit integers holding 16-bit data
+    (np.array([[0.0, 0.5]], np.float32), (0, 128)),      # mode "F" in [0, 1]
+])
+def test_wide_pillow_modes(pixels, expected):
+    image = read_image(Image.fromarray(pixels))
+    assert image.mode == "L" and (image.getpixel((0, 0)), image.getpixel((1, 0))) == expected
 
 
 def test_exif_orientation_is_applied():
@@ -99,6 +110,14 @@ def test_exif_orientation_is_applied():
     assert image.size == (30, 60)  # upright
     grey = np.asarray(image.convert("L"), dtype=int)
     assert grey[:10].mean() < 40 and grey[-10:].mean() > 215  # the left band is now on top
+    opened_by_the_user = Image.open(io.BytesIO(encoded(wide, "JPEG", exif=exif)))
+    np.testing.assert_array_equal(preprocess_photo(opened_by_the_user), preprocess_photo(image))
+
+
+def test_camera_multi_picture_jpeg_gives_its_first_picture():
+    pictures = [Image.new("RGB", (40, 30), (250, 0, 0)), Image.new("RGB", (40, 30), (0, 0, 250))]
+    data = encoded(pictures[0], "MPO", save_all=True, append_images=pictures[1:])
+    assert read_image(data).getpixel((5, 5))[0] > 240
 
 
 def test_gif_gives_its_first_frame():
@@ -294,3 +313,43 @@ def test_load_photo_is_read_then_preprocess(tmp_path):
 def test_no_torch_needed():
     code = "import sys, attire.images, attire.photos; assert 'torch' not in sys.modules, 'torch was imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------- round trips on real images
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1])
+
+
+def test_inverted_test_images_come_back(real_data):
+    """A 28×28 dataset image on white (dark on light) takes the whole path and returns close to itself."""
+    test_images, _ = read_test_set(real_data)
+    originals = test_images[:200]
+    recovered = np.stack([preprocess_photo(255 - image) for image in originals])
+    # measured: MAE 11.8, mean correlation 0.95 over the first 500
+    assert np.abs(recovered.astype(int) - originals).mean() < 14
+    assert np.mean([correlation(a, b) for a, b in zip(originals, recovered)]) > 0.93
+
+
+def test_product_photos_of_test_images_come_back(real_data):
+    """200 test images as product photos (200–600 px, colours, backgrounds, margins, noise, shadow, JPEG or PNG).
+
+    Measured with seeds 0, 1, 2: mean absolute error 18.7, 18.1, 17.7 grey levels; mean
+    correlation 0.936, 0.944, 0.934 (5th percentile 0.82–0.87); resizing and negating the
+    photo without the paper's path: correlation 0.40. Most of what is left is the
+    renderer's doing: textures shifted by a fraction of a pixel, and sharpening applied to
+    an image that was already sharpened (the round trip without a trim error gives 9).
+    """
+    test_images, _ = read_test_set(real_data)
+    rng = np.random.default_rng(0)
+    errors, correlations, naive_correlations = [], [], []
+    for i, index in enumerate(rng.choice(len(test_images), 200, replace=False)):
+        original = test_images[index]
+        photo = render_product_photo(original, rng, long_side=int(rng.integers(200, 600, endpoint=True)))
+        recovered = load_photo(encode_photo(photo, rng, file_format="PNG" if i % 4 == 0 else "JPEG"))
+        errors.append(np.abs(recovered.astype(int) - original).mean())
+        correlations.append(correlation(original, recovered))
+        naive_correlations.append(correlation(original, 255 - np.asarray(photo.convert("L").resize((28, 28)))))
+    assert np.mean(errors) < 21
+    assert np.mean(correlations) > 0.91 and np.percentile(correlations, 5) > 0.75
+    assert np.mean(naive_correlations) < 0.6  # the test can tell a right path from a wrong one
