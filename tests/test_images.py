@@ -337,8 +337,8 @@ def test_product_photos_of_test_images_come_back(real_data):
     Measured with seeds 0, 1, 2: mean absolute error 18.7, 18.1, 17.7 grey levels; mean
     correlation 0.936, 0.944, 0.934 (5th percentile 0.82–0.87); resizing and negating the
     photo without the paper's path: correlation 0.40. Most of what is left is the
-    renderer's doing: textures shifted by a fraction of a pixel, and sharpening applied to
-    an image that was already sharpened (the round trip without a trim error gives 9).
+    renderer's doing: textures shifted by a fraction of a pixel when faint edges fall
+    under the trim tolerance, and sharpening applied to an image already sharpened.
     """
     test_images, _ = read_test_set(real_data)
     rng = np.random.default_rng(0)
