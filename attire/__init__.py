@@ -28,6 +28,9 @@ _LAZY = {
     "Run": "attire.training",
     "evaluate": "attire.evaluation",
     "Classifier": "attire.predict",
+    "read_image": "attire.images",
+    "preprocess_photo": "attire.images",
+    "load_photo": "attire.images",
 }
 
 __all__ = [

@@ -1,5 +1,6 @@
 """Shared fixtures: the real dataset where it is installed, and a CLI runner."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -36,3 +37,10 @@ def run_cli(*args: str, env: dict | None = None, cwd=None, timeout: float = 600)
         [sys.executable, "-m", "attire", *args],
         capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout,
     )
+
+
+@functools.lru_cache(maxsize=1)
+def read_test_set(data_dir: Path):
+    """The real test set (images (10000, 28, 28) uint8, labels (10000,)), loaded once per session."""
+    from attire.data import load_data
+    return load_data(data_dir, progress=False)[1]

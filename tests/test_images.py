@@ -13,7 +13,7 @@ from attire.errors import ImageError
 from attire.images import load_photo, preprocess_photo, read_image
 from attire.photos import encode_photo, render_product_photo
 
-from fashion_files import read_test_set
+from conftest import read_test_set
 
 WHITE, INK = (255, 255, 255), (20, 30, 60)
 
