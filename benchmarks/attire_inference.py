@@ -1,6 +1,6 @@
 """attire's side of the inference benchmark: the public API on the 10,000 test images.
 
-`attire.Classifier.load()` (the default model), then `.predict_proba(x_test)` on the
+`attire.Classifier.load()` (the shipped default model, or --model), then `.predict_proba(x_test)` on the
 uint8 (10000, 28, 28) array, exactly as a user would call it; the same figures as
 tutorial_keras.py --inference, printed as one `RESULT {json}` line.
 Run with the project venv: `python benchmarks/attire_inference.py --data-dir DIR`.
@@ -35,6 +35,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True,
                         help="folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz")
+    parser.add_argument("--model", default=None,
+                        help="a run directory or model file (default: the shipped default model)")
     parser.add_argument("--single-calls", type=int, default=200,
                         help="one-image calls timed for the latency median (default: 200)")
     parser.add_argument("--warm-repeats", type=int, default=3,
@@ -46,7 +48,7 @@ def main() -> None:
 
     start = time.perf_counter()
     import attire
-    classifier = attire.Classifier.load()
+    classifier = attire.Classifier.load(args.model) if args.model else attire.Classifier.load()
     load_seconds = time.perf_counter() - start  # import and model loading
 
     start = time.perf_counter()

@@ -42,6 +42,7 @@ class Bench:
     data_dir: Path               # where the Fashion-MNIST .gz files are
     tf_python: Path | None       # the TensorFlow venv's python; None: TF contenders skipped
     tf_skip_reason: str = ""     # why tf_python is None
+    attire_model: Path | None = None  # for the inference section; None: the shipped default
     timeout_s: float = 3600      # per process
 
     def run_dir(self, section: str, name: str) -> Path:

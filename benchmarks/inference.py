@@ -46,6 +46,8 @@ def run_attire(bench: Bench, repeat: int, calls: int) -> Outcome:
     run_dir = bench.run_dir("inference", f"attire-r{repeat}")
     command = [sys.executable, str(BENCHMARKS / "attire_inference.py"),
                "--data-dir", str(bench.data_dir), "--single-calls", str(calls)]
+    if bench.attire_model:
+        command += ["--model", str(bench.attire_model)]
     outcome = run_process("attire (default model)", command, run_dir / "log.txt",
                           env=attire_env(), timeout_s=bench.timeout_s)
     return with_figures(outcome)
@@ -100,7 +102,9 @@ def summarise(bench: Bench, outcomes: dict[str, list[Outcome]]) -> Section:
             details.append([str(i), name, f"{o.wall_s:.1f}",
                             "ok" if o.ok else f"FAILED: {o.error}", figures or "–"])
 
-    notes = [f"images/s: median of 3 warm calls on all 10,000 test images; first call s: the "
+    model = bench.attire_model or "the shipped default model, `Classifier.load()`"
+    notes = [f"attire's model: {model}.",
+             f"images/s: median of 3 warm calls on all 10,000 test images; first call s: the "
              f"first such call (TF: the tutorial's own predict, tracing included). One image: "
              f"median of {SMOKE_SINGLE_CALLS if bench.smoke else SINGLE_CALLS} calls on (1, 28, 28) "
              f"inputs after 5 warm-up calls.",

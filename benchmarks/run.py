@@ -49,6 +49,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="scratch folder: TF venv, Keras cache, logs (default: .bench)")
     parser.add_argument("--data-dir", type=Path, default=common.DEBIAN_DATA,
                         help=f"folder with the four Fashion-MNIST .gz files (default: {common.DEBIAN_DATA})")
+    parser.add_argument("--attire-model", type=Path, default=None,
+                        help="model for the inference section: a run directory or model file "
+                             "(default: the shipped default model, `attire.Classifier.load()`)")
     parser.add_argument("--no-tf", action="store_true",
                         help="skip the TensorFlow contenders (ratios become n/a)")
     parser.add_argument("--timeout", type=float, default=3600,
@@ -73,7 +76,8 @@ def set_up(args) -> common.Bench:
     """The TF venv (unless --smoke or --no-tf) and the Keras cache."""
     args.bench_dir = args.bench_dir.resolve()
     bench = common.Bench(repeats=args.repeats, smoke=args.smoke, bench_dir=args.bench_dir,
-                         data_dir=args.data_dir.resolve(), tf_python=None, timeout_s=args.timeout)
+                         data_dir=args.data_dir.resolve(), tf_python=None, timeout_s=args.timeout,
+                         attire_model=args.attire_model and args.attire_model.resolve())
     venv = args.bench_dir / "tf-venv"
     if args.no_tf:
         bench.tf_skip_reason = "--no-tf"
