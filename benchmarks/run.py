@@ -54,7 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "(default: the shipped default model, `attire.Classifier.load()`)")
     parser.add_argument("--no-tf", action="store_true",
                         help="skip the TensorFlow contenders (ratios become n/a)")
-    parser.add_argument("--timeout", type=float, default=3600,
+    parser.add_argument("--timeout", type=float, default=None,
                         help="seconds before one process is killed (default: 3600; 300 with --smoke)")
     args = parser.parse_args(argv)
     unknown = [s for s in args.only.split(",") if s not in SECTIONS]
@@ -67,8 +67,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.results is None:
         args.results = (args.bench_dir / "RESULTS-smoke.md" if args.smoke
                         else common.BENCHMARKS / "RESULTS.md")
-    if args.smoke and args.timeout == 3600:
-        args.timeout = 300
+    if args.timeout is None:
+        args.timeout = 300 if args.smoke else 3600
     return args
 
 
@@ -83,13 +83,13 @@ def set_up(args) -> common.Bench:
         bench.tf_skip_reason = "--no-tf"
     elif args.smoke and not (venv / ".installed").exists():
         bench.tf_skip_reason = f"smoke run, and no TensorFlow venv at {venv}"
-    else:
-        bench.tf_python = common.ensure_tf_venv(venv)
+    else:  # a smoke run uses the venv as it is; a real run makes sure it is the pinned one
+        bench.tf_python = venv / "bin" / "python" if args.smoke else common.ensure_tf_venv(venv)
         common.place_keras_cache(args.bench_dir / "keras", bench.data_dir)
     return bench
 
 
-def report(args, bench: common.Bench, machine: dict, sections: list[common.Section],
+def report(bench: common.Bench, machine: dict, sections: list[common.Section],
            load_after: str, elapsed_s: float) -> str:
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     lines = ["# attire speed benchmark", "",
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
         return 2
     machine = common.machine_info(bench)
     sections = [SECTIONS[name](bench) for name in args.only.split(",")]
-    text = report(args, bench, machine, sections, common.load_average(),
+    text = report(bench, machine, sections, common.load_average(),
                   time.perf_counter() - started)
     write_text(args.results, text + "\n")
     for section in sections:
