@@ -31,19 +31,20 @@ IMAGE_SIZE = 28  # px: the side of what the model sees
 SHARD_SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 
 
-def shard(items: list, spec: str) -> list:
+def shard(items: list, spec: str, key: Callable = str) -> list:
     """Shard `spec` ("i/n", i counted from 0) of `items`: every n-th item of the sorted list, from the i-th.
 
-    The items are sorted (as text) first, so every machine that lists the same inputs in
-    any order takes the same share; the n shards together hold each item exactly once, and
-    their sizes differ by one at most (a shard may be empty when n exceeds the items).
+    The items are sorted by `key` (their text, for paths) first, so every machine that lists
+    the same inputs in any order takes the same share; the n shards together hold each item
+    exactly once, and their sizes differ by one at most (a shard is empty when n exceeds the
+    items).
     """
     match = SHARD_SPEC.fullmatch(spec)
     index, count = (int(match[1]), int(match[2])) if match else (-1, 0)
     if not 0 <= index < count:
         raise ConfigError(f"--shard {spec}: expected i/n with 0 ≤ i < n (shards are counted from 0), "
                           "for example --shard 0/2 and --shard 1/2 to split the inputs in two")
-    return sorted(items, key=str)[index::count]
+    return sorted(items, key=key)[index::count]
 
 
 class Batch(NamedTuple):

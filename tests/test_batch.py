@@ -33,6 +33,11 @@ def test_shards_hold_every_item_exactly_once(n_shards):
     assert shards == [shard(shuffled, f"{i}/{n_shards}") for i in range(n_shards)]  # input order is irrelevant
 
 
+def test_shards_of_records_sort_by_their_key():
+    records = [{"path": name} for name in ["b.png", "c.png", "a.png"]]
+    assert shard(records, "0/2", key=lambda record: record["path"]) == [{"path": "a.png"}, {"path": "c.png"}]
+
+
 @pytest.mark.parametrize("spec", ["3/2", "2/2", "-1/2", "0/0", "1", "a/b", "1/2/3", ""])
 def test_bad_shard_specs_say_what_is_expected(spec):
     with pytest.raises(ConfigError, match=r"expected i/n with 0 ≤ i < n"):
