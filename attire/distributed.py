@@ -27,6 +27,7 @@ from attire.errors import ConfigError
 
 # Long enough for rank 0's validation and final test pass while the others wait at a
 # barrier; short enough that a lost machine ends the job in minutes, not torch's 30.
+# $ATTIRE_COLLECTIVE_TIMEOUT (seconds) changes it, for a slow machine or a test.
 COLLECTIVE_TIMEOUT = timedelta(seconds=float(os.environ.get("ATTIRE_COLLECTIVE_TIMEOUT", 300)))
 
 
