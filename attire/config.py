@@ -18,8 +18,10 @@ class TrainConfig:
     model: str = "cnn"               # a name from `attire models`
     model_kwargs: dict = field(default_factory=dict)  # passed to create_model
     epochs: int = 10                 # full passes over the training images
-    batch_size: int = 256            # images per optimiser step (per process when distributed)
-    lr: float = 2e-3                 # peak learning rate
+    batch_size: int = 256            # images per optimiser step and process: the step takes batch_size × world_size
+    lr: float = 2e-3                 # peak learning rate for one process (see lr_scaling)
+    lr_scaling: str = "linear"       # with N processes the peak is lr × N ("linear", as the batch grows N-fold) or lr ("none")
+    world_size: int = 1              # processes training together (torchrun's WORLD_SIZE): recorded at launch, not a flag
     optimizer: str = "adamw"         # "adam" | "adamw" | "sgd" (Nesterov, momentum 0.9)
     weight_decay: float = 5e-4       # decoupled weight decay (adamw) or L2 (sgd)
     schedule: str = "onecycle"       # "constant" | "onecycle" (linear warm-up, then linear decay to 0)
@@ -92,11 +94,12 @@ def config_from_dict(values: dict) -> TrainConfig:
 
 def check_config(config: TrainConfig) -> None:
     choices = {"optimizer": ("adam", "adamw", "sgd"), "schedule": ("constant", "onecycle"),
-               "device": ("auto", "cpu", "cuda")}
+               "device": ("auto", "cpu", "cuda"), "lr_scaling": ("linear", "none")}
     for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
             raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}")
-    positive = {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr}
+    positive = {"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
+                "world_size": config.world_size}
     for name, value in positive.items():
         if not value > 0:
             raise ConfigError(f"{name} must be positive, got {value!r}")
@@ -104,3 +107,21 @@ def check_config(config: TrainConfig) -> None:
         raise ConfigError(f"label_smoothing must be in [0, 1), got {config.label_smoothing}")
     if config.val_size < 0 or config.limit < 0 or config.patience < 0:
         raise ConfigError("val_size, limit and patience must be zero or positive")
+
+
+def peak_lr(config: TrainConfig) -> float:
+    """The peak learning rate a run uses: `lr` scaled by the number of processes, as `lr_scaling` says.
+
+    Each process takes `batch_size` images a step and the gradients are averaged, so a run
+    of N processes steps with N × batch_size images; the linear rule (Goyal et al. 2017,
+    arXiv:1706.02677) multiplies the learning rate as much. With one process it is `lr`.
+    """
+    return config.lr * config.world_size if config.lr_scaling == "linear" else config.lr
+
+
+def describe_scaling(config: TrainConfig) -> str:
+    """The batch and learning rate a run of several processes uses, with the arithmetic."""
+    n = config.world_size
+    lr_text = (f"lr {peak_lr(config):g} = {config.lr:g} × {n}" if config.lr_scaling == "linear"
+               else f"lr {config.lr:g} (lr_scaling none)")
+    return f"{n} processes: effective batch {n * config.batch_size} = {n} × {config.batch_size}, {lr_text}"

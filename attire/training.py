@@ -4,10 +4,15 @@ The whole dataset lives on the device as uint8; each batch is gathered by index,
 augmented as a whole with tensor ops and fed to the model. The order of batches and
 augmentations is a pure function of (seed, epoch), and the learning rate a pure function
 of the step, so `--resume` reaches the same final state as an uninterrupted run.
+
+Under torchrun every process runs this same code (attire/distributed.py): each takes its
+share of every batch (`shard_order`), the gradients are averaged, and rank 0 alone
+validates, speaks and writes the run directory.
 """
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -22,9 +27,9 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from attire import fileio
+from attire import distributed, fileio
 from attire.checkpoint import load_training_state, save_model, save_training_state
-from attire.config import TrainConfig, config_from_dict
+from attire.config import TrainConfig, config_from_dict, describe_scaling, peak_lr
 from attire.errors import ConfigError, TrainingError
 from attire.evaluation import compute_metrics, predict_logits
 from attire.models import count_parameters, create_model
@@ -94,12 +99,31 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
 def learning_rate(step: int, total_steps: int, config: TrainConfig) -> float:
     """Constant, or one-cycle: linear warm-up to the peak, then linear decay to zero."""
+    peak = peak_lr(config)  # config.lr, scaled when several processes train together
     if config.schedule == "constant":
-        return config.lr
+        return peak
     warmup = max(1, int(config.warmup_fraction * total_steps))
     if step < warmup:
-        return config.lr * (step + 1) / warmup
-    return config.lr * max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+        return peak * (step + 1) / warmup
+    return peak * max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+
+def steps_per_epoch(n_images: int, config: TrainConfig) -> int:
+    return math.ceil(n_images / (config.batch_size * config.world_size))
+
+
+def shard_order(order: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+    """This process's share of an epoch's shuffled order: every world_size-th image, from `rank`.
+
+    So step s of all the ranks together takes order[s·B·W : (s+1)·B·W], the images one
+    process with a batch of B·W would take. The order is first padded by wrapping round to
+    a multiple of W, since DDP needs every rank to take as many steps: up to W - 1 images
+    are seen twice an epoch. One process takes the whole order, as before.
+    """
+    if world_size == 1:
+        return order
+    padded = torch.cat([order, order[:-len(order) % world_size]])
+    return padded[rank::world_size]
 
 
 def autocast(device: torch.device, enabled: bool):
@@ -128,10 +152,13 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, translate: i
 def train_epoch(model, optimizer, train: Split, config: TrainConfig, epoch: int,
                 progress: tqdm | None) -> dict:
     device = train.images.device
-    steps_per_epoch = math.ceil(len(train.labels) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
+    n_steps = steps_per_epoch(len(train.labels), config)
+    total_steps = n_steps * config.epochs
+    # the same order on every rank; the augmentations drawn from it are the same too, but
+    # fall on different images, which is all they need
     generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-    order = torch.randperm(len(train.labels), generator=generator).to(device)
+    order = torch.randperm(len(train.labels), generator=generator)
+    order = shard_order(order, distributed.rank(), config.world_size).to(device)
     use_bf16 = config.bf16 and device.type in ("cpu", "cuda")
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model.train()
@@ -139,8 +166,8 @@ def train_epoch(model, optimizer, train: Split, config: TrainConfig, epoch: int,
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
     start = time.perf_counter()
-    for step in range(steps_per_epoch):
-        lr = learning_rate(epoch * steps_per_epoch + step, total_steps, config)
+    for step in range(n_steps):
+        lr = learning_rate(epoch * n_steps + step, total_steps, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
         index = order[step * config.batch_size:(step + 1) * config.batch_size]
@@ -159,19 +186,20 @@ def train_epoch(model, optimizer, train: Split, config: TrainConfig, epoch: int,
         loss_sum += loss.detach() * len(labels)
         correct += (logits.argmax(1) == labels).sum()
         seen += len(labels)
-        if progress is not None and (step % 20 == 19 or step == steps_per_epoch - 1):
+        if progress is not None and (step % 20 == 19 or step == n_steps - 1):  # rank 0's share
             check_finite(loss_sum, epoch, step)
             elapsed = time.perf_counter() - start
             progress.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.4f}",
                                  img_s=f"{seen / elapsed:.0f}", refresh=False)
             progress.update(step + 1 - progress.n)
-    check_finite(loss_sum, epoch, steps_per_epoch - 1)
-    return {"train_loss": loss_sum.item() / seen, "train_acc": correct.item() / seen, "lr": lr}
+    loss_total, n_correct, seen = distributed.all_reduce_sum([loss_sum.item(), correct.item(), seen], device)
+    check_finite(loss_total, epoch, n_steps - 1)
+    return {"train_loss": loss_total / seen, "train_acc": n_correct / seen, "lr": lr}
 
 
-def check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:
-    if not torch.isfinite(loss_sum):
-        raise TrainingError(f"the loss became {loss_sum.item()} in epoch {epoch + 1} (step {step + 1}): "
+def check_finite(loss_sum: torch.Tensor | float, epoch: int, step: int) -> None:
+    if not math.isfinite(loss_sum):
+        raise TrainingError(f"the loss became {float(loss_sum)} in epoch {epoch + 1} (step {step + 1}): "
                             "lower --lr or check the data; the last good checkpoint is kept")
 
 
@@ -186,15 +214,26 @@ def measure(model, split: Split, bf16: bool) -> dict:
 
 def train(config: TrainConfig, out_dir: str | Path | None = None, resume: str | Path | None = None,
           quiet: bool = False, log=print) -> Run:
-    """Train as `config` says, writing a run directory; `resume` continues an interrupted run."""
+    """Train as `config` says, writing a run directory; `resume` continues an interrupted run.
+
+    Under torchrun every process calls this; the others return rank 0's run directory and
+    metrics with their own last weights (the selected model is the run's model.safetensors).
+    """
+    if not distributed.is_main():
+        quiet, log = True, (lambda *_: None)  # rank 0 speaks for the job
     if resume is not None:
         run_dir = Path(resume)
         config = read_run_config(run_dir)
+        if config.world_size != distributed.world_size():
+            raise ConfigError(f"{run_dir} was trained by {config.world_size} process(es), not "
+                              f"{distributed.world_size()}: the batch and learning rate depend on it, so resume "
+                              f"it with as many: `{resume_command(run_dir, config)}`")
     else:
         run_dir = Path(out_dir) if out_dir else default_run_dir(config)
         if (run_dir / "model.safetensors").exists() or (run_dir / CHECKPOINT).exists():
             raise ConfigError(f"{run_dir} already holds a run: pass another --out, or --resume {run_dir}")
-    device = pick_device(config.device)
+        config = dataclasses.replace(config, world_size=distributed.world_size())
+    device = distributed.local_device(pick_device(config.device))
     torch.manual_seed(config.seed)
     train_split, val_split, test_split = prepare_data(config, device)
     model = create_model(config.model, **config.model_kwargs).to(device)
@@ -205,42 +244,63 @@ def train(config: TrainConfig, out_dir: str | Path | None = None, resume: str | 
     if resume is not None and (run_dir / CHECKPOINT).exists():
         progress_info = load_training_state(run_dir / CHECKPOINT, model, optimizer)
         log(f"resuming {run_dir} after epoch {progress_info['epoch']}")
-    else:
+    elif distributed.is_main():
         fileio.write_text(run_dir / "config.json", config.to_json() + "\n")
     log(f"config: {json.dumps(config.to_dict(), sort_keys=True)}")
+    if config.world_size > 1:
+        log(describe_scaling(config))
     log(f"model {config.model}: {count_parameters(model):,} parameters on {device}; "
         f"{len(train_split.labels):,} training, {len(val_split.labels) if val_split else 0:,} validation images")
 
-    with stop_on_sigterm():
-        try:
-            run_epochs(model, optimizer, config, run_dir, train_split, val_split, progress_info, quiet, log)
-        except KeyboardInterrupt:
-            log(f"interrupted: the checkpoint after epoch {progress_info['epoch']} is saved; "
-                f"continue with `attire train --resume {run_dir}`")
-            raise
-    return finish_run(model, config, run_dir, test_split, progress_info, log)
+    with distributed.process_group(device):
+        run_dir = distributed.from_main(run_dir)  # a default name holds the time: rank 0's
+        with stop_on_sigterm():
+            try:
+                run_epochs(model, optimizer, config, run_dir, train_split, val_split, progress_info, quiet, log)
+            except KeyboardInterrupt:
+                log(f"interrupted: the checkpoint after epoch {progress_info['epoch']} is saved; "
+                    f"continue with `{resume_command(run_dir, config)}`")
+                raise
+            except Exception as error:
+                if not distributed.is_peer_failure(error):
+                    raise
+                raise TrainingError(
+                    f"another process of this job died or stopped answering ({first_line(error)}); see "
+                    f"torchrun's report for which. The checkpoint after epoch {progress_info['epoch']} is "
+                    f"kept: continue with `{resume_command(run_dir, config)}`") from error
+        if distributed.is_main():
+            run = finish_run(model, config, run_dir, test_split, progress_info, log)
+        else:
+            run = Run(run_dir, config, model.eval(), progress_info["history"])
+        run.metrics = distributed.from_main(run.metrics)  # so the others also wait for the run's files
+        return run
 
 
 def run_epochs(model, optimizer, config, run_dir, train_split, val_split, progress_info, quiet, log):
     history = progress_info["history"]
-    steps_per_epoch = math.ceil(len(train_split.labels) / config.batch_size)
+    n_steps = steps_per_epoch(len(train_split.labels), config)
+    parallel_model = distributed.data_parallel(model)  # `model` itself in one process
     for epoch in range(progress_info["epoch"], config.epochs):
         start = time.perf_counter()
         torch.manual_seed(config.seed * 1_000 + epoch)
-        with tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
+        with tqdm(total=n_steps, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
                   disable=quiet, leave=False, dynamic_ncols=True) as bar:
-            row = {"epoch": epoch + 1, **train_epoch(model, optimizer, train_split, config, epoch, bar)}
+            row = {"epoch": epoch + 1, **train_epoch(parallel_model, optimizer, train_split, config, epoch, bar)}
         if val_split is not None:
-            val = measure(model, val_split, bf16=config.bf16)
+            # rank 0 validates the model it saves, and tells the others: they must agree on early stopping
+            val = distributed.from_main(measure(model, val_split, bf16=config.bf16) if distributed.is_main() else None)
             row.update(val_loss=val["loss"], val_acc=val["accuracy"])
             if val["accuracy"] > progress_info["best_val_acc"]:
                 progress_info.update(best_val_acc=val["accuracy"], best_epoch=epoch + 1)
-                save_model(run_dir / BEST, model, config.model, config.model_kwargs)
+                if distributed.is_main():
+                    save_model(run_dir / BEST, model, config.model, config.model_kwargs)
         row["seconds"] = time.perf_counter() - start
         history.append(row)
         progress_info["epoch"] = epoch + 1
-        write_history(run_dir / "history.csv", history)
-        save_training_state(run_dir / CHECKPOINT, model, optimizer, **progress_info)
+        if distributed.is_main():
+            write_history(run_dir / "history.csv", history)
+            save_training_state(run_dir / CHECKPOINT, model, optimizer, **progress_info)
+        distributed.barrier()  # no rank starts the next epoch before this checkpoint is whole: a crash keeps it
         log(epoch_summary(row, config.epochs, len(train_split.labels)))
         if config.patience and epoch + 1 - progress_info["best_epoch"] >= config.patience:
             log(f"early stop: no better validation accuracy for {config.patience} epochs")
@@ -279,6 +339,14 @@ def default_run_dir(config: TrainConfig) -> Path:
         suffix += 1
         run_dir = Path("runs") / f"{stamp}-{config.model}-{suffix}"
     return run_dir
+
+
+def resume_command(run_dir: Path, config: TrainConfig) -> str:
+    return distributed.launch_command(f"train --resume {run_dir}", config.world_size)
+
+
+def first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def read_run_config(run_dir: Path) -> TrainConfig:

@@ -1,4 +1,7 @@
-"""`attire train`: train a model from a preset, with flags overriding the preset."""
+"""`attire train`: train a model from a preset, with flags overriding the preset.
+
+`torchrun --nproc-per-node N -m attire train ...` trains with N processes (see attire/distributed.py).
+"""
 
 import argparse
 import json
@@ -17,8 +20,12 @@ def register(subparsers, common) -> None:
     parser.add_argument("--preset", default="default", choices=list(PRESETS), help="named recipe")
     parser.add_argument("--model", help="model name (see `attire models`); default: the preset's")
     parser.add_argument("--epochs", type=int, help="number of epochs; default: the preset's")
-    parser.add_argument("--batch-size", type=int, help="images per step; default: the preset's")
-    parser.add_argument("--lr", type=float, help="peak learning rate; default: the preset's")
+    parser.add_argument("--batch-size", type=int,
+                        help="images per step and process (under torchrun the step takes N times as many); "
+                             "default: the preset's")
+    parser.add_argument("--lr", type=float,
+                        help="peak learning rate for one process (under torchrun, × N: see lr_scaling); "
+                             "default: the preset's")
     parser.add_argument("--seed", type=int, help="random seed (split, weights, order); default: 0")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto (CUDA when present)")
     parser.add_argument("--data-dir", help="directory with the Fashion-MNIST files (default: search)")
@@ -52,6 +59,7 @@ def overrides_from(args) -> dict:
 
 def run(args) -> int:
     from attire.config import resolve_config
+    from attire.distributed import is_main
     from attire.training import train
 
     if args.resume:
@@ -59,6 +67,8 @@ def run(args) -> int:
     else:
         config = resolve_config(args.preset, **overrides_from(args))
         run = train(config, out_dir=args.out, quiet=args.quiet)
+    if not is_main():
+        return 0  # under torchrun rank 0 reports for the job
     if not args.no_report:
         make_report = report_writer()
         if make_report is not None:
