@@ -10,6 +10,7 @@ from attire.errors import (
     AttireError,
     ConfigError,
     DatasetError,
+    ExportError,
     ImageError,
     ModelError,
     TrainingError,
@@ -28,10 +29,11 @@ _LAZY = {
     "Run": "attire.training",
     "evaluate": "attire.evaluation",
     "Classifier": "attire.predict",
+    "export_onnx": "attire.export",
 }
 
 __all__ = [
-    "AttireError", "ConfigError", "DatasetError", "ImageError", "ModelError",
+    "AttireError", "ConfigError", "DatasetError", "ExportError", "ImageError", "ModelError",
     "TrainingError", *_LAZY,
 ]
 
