@@ -211,6 +211,14 @@ def test_missing_onnxruntime_says_what_to_install(mlp_exported, monkeypatch):
         Classifier.load(mlp_exported["onnx"])
 
 
+def test_default_model_for_the_onnx_engine_is_its_onnx_copy(tmp_path, monkeypatch, mlp_exported):
+    monkeypatch.setattr("attire.pretrained.DEFAULT_ONNX_MODEL", tmp_path / "default.onnx")
+    with pytest.raises(ModelError, match="default ONNX model .* is missing"):
+        Classifier.load(engine="onnx")
+    (tmp_path / "default.onnx").write_bytes(mlp_exported["onnx"].read_bytes())
+    assert Classifier.load(engine="onnx").info["model"] == "mlp"
+
+
 def test_onnx_engine_needs_an_onnx_file(mlp_exported):
     with pytest.raises(ModelError, match="export it first with `attire export"):
         Classifier.load(mlp_exported["source"], engine="onnx")
