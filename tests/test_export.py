@@ -88,7 +88,7 @@ def test_export_checks_itself_against_pytorch(exported):
 
 
 def test_onnx_predictions_equal_pytorch_ones_through_classifier(exported):
-    batch = images(300)
+    batch = images(100)
     onnx_classifier = Classifier.load(exported["onnx"])
     torch_classifier = Classifier.load(exported["source"])
     assert onnx_classifier.engine.name == "onnx" and torch_classifier.engine.name == "torch"
