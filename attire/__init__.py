@@ -10,6 +10,7 @@ from attire.errors import (
     AttireError,
     ConfigError,
     DatasetError,
+    ExportError,
     ImageError,
     ModelError,
     TrainingError,
@@ -31,10 +32,11 @@ _LAZY = {
     "read_image": "attire.images",
     "preprocess_photo": "attire.images",
     "load_photo": "attire.images",
+    "export_onnx": "attire.export",
 }
 
 __all__ = [
-    "AttireError", "ConfigError", "DatasetError", "ImageError", "ModelError",
+    "AttireError", "ConfigError", "DatasetError", "ExportError", "ImageError", "ModelError",
     "TrainingError", *_LAZY,
 ]
 

@@ -20,7 +20,12 @@ class TorchEngine:
     name = "torch"
 
     def __init__(self, path: Path, device: str = "cpu"):
-        import torch
+        try:
+            import torch
+        except ImportError as e:
+            raise ModelError(f"{path} is a PyTorch model and PyTorch is not installed ({e}): "
+                             "pip install 'attire[torch]', or use an ONNX model (`attire export` "
+                             "it where PyTorch is installed)") from None
 
         from attire.checkpoint import load_model
 
@@ -40,7 +45,7 @@ class TorchEngine:
         return np.concatenate(outputs) if outputs else np.empty((0, 10), np.float32)
 
 
-def create_engine(path: Path, engine: str | None = None) -> "TorchEngine":
+def create_engine(path: Path, engine: str | None = None) -> "TorchEngine | OnnxEngine":
     """The engine for a model file: by its suffix unless `engine` names one."""
     engine = engine or ("onnx" if path.suffix == ".onnx" else "torch")
     if engine not in ENGINES:

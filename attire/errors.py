@@ -27,3 +27,7 @@ class ImageError(AttireError):
 
 class TrainingError(AttireError):
     """Training cannot go on (for example the loss became NaN or infinite)."""
+
+
+class ExportError(AttireError):
+    """The ONNX exporter failed, or its graph does not compute what the PyTorch model does."""

@@ -23,7 +23,7 @@ class Classifier:
     @classmethod
     def load(cls, path: str | Path | None = None, engine: str | None = None) -> "Classifier":
         """Load a run directory, a .safetensors or .onnx file, or (None) the pretrained default model."""
-        engine = create_engine(resolve_model_path(path), engine)
+        engine = create_engine(resolve_model_path(path, engine), engine)
         return cls(engine, engine.info)
 
     def __repr__(self) -> str:
