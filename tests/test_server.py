@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import httpx
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from starlette.exceptions import StarletteDeprecationWarning
 
@@ -25,6 +26,14 @@ from serve_fixtures import encoded, labelled_images, png, tiny_model  # noqa: F4
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)  # it would rather have httpx2; httpx works
     from fastapi.testclient import TestClient
+
+
+@pytest.fixture(scope="module", autouse=True)
+def restore_torch_threads():
+    """create_app sets PyTorch's threads for the whole process: give the later tests theirs back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -301,7 +310,7 @@ def test_the_page_is_made_for_phones_and_screen_readers(client):
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert 'accept="image/*" capture="environment"' in html
     for input_id in re.findall(r'<input id="([^"]+)"', html):
-        assert f'<label class="button" for="{input_id}">' in html
+        assert re.search(f'<label class="button[^"]*" for="{input_id}">', html), input_id
     assert 'role="alert"' in html and 'aria-live="polite"' in html
     assert client.get("/static/app.js").status_code == 200 and client.get("/static/style.css").status_code == 200
 

@@ -48,6 +48,8 @@ async function classify(blob, filename, trueLabel) {
 function show(blob, prediction, trueLabel) {
   if (photoUrl) URL.revokeObjectURL(photoUrl);
   photoUrl = URL.createObjectURL(blob);
+  // A dataset-sized image is enlarged as crisp pixels, as the model's view is, not blurred.
+  $("photo").onload = () => $("photo").classList.toggle("pixelated", $("photo").naturalWidth <= 64);
   $("photo").src = photoUrl;
   $("model-view").src = `data:image/png;base64,${prediction.view_png}`;
   $("answer-label").textContent = prediction.label;
