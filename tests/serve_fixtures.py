@@ -119,7 +119,7 @@ class ServerProcess:
 
 @pytest.fixture(scope="module")
 def server(tiny_model):
-    """One real server process per test module, with the tiny model."""
-    process = ServerProcess("--model", str(tiny_model), "--no-access-log")
+    """One real server process per test module, with the tiny model and a 1 MB upload limit."""
+    process = ServerProcess("--model", str(tiny_model), "--max-upload-mb", "1", "--no-access-log")
     yield process
     process.stop()
