@@ -145,14 +145,17 @@ def create_app(classifier, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, 
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> dict:
+        """200 once the model is loaded: for load balancers and scripts waiting for the server."""
         return {"status": "ok", "model": model_info["name"]}
 
     @app.get("/v1/classes", tags=["model"])
     async def get_classes() -> dict[str, list[str]]:
+        """The class names in label order: `class_index` in a prediction indexes this list."""
         return {"classes": classes}
 
     @app.get("/v1/model", tags=["model"], response_model=ModelInfo)
     async def get_model() -> dict:
+        """The served model: its name, training preset, test accuracy, parameter count and engine."""
         return model_info
 
     @app.post("/v1/predict", tags=["predict"], response_model=Predictions, openapi_extra=UPLOAD_BODY,

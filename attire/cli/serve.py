@@ -47,7 +47,8 @@ def run(args) -> int:
     classifier = Classifier.load(args.model, args.engine)
     info = server.describe_model(classifier)
     accuracy = f"test accuracy {info['test_accuracy']:.4f}" if info["test_accuracy"] is not None else "accuracy unknown"
-    url = f"http://{'localhost' if args.host in ('0.0.0.0', '::') else args.host}:{port}/"
+    shown = "localhost" if args.host in ("0.0.0.0", "::") else f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{shown}:{port}/"
     print(f"attire: serving {info['name']} (preset {info['preset']}, {accuracy}, {info['engine']} engine) "
           f"at {url}  (API docs: {url}docs)", flush=True)
     options = dict(host=args.host, port=port, access_log=not args.no_access_log, log_level="info")
