@@ -252,6 +252,18 @@ def test_inference_leaves_the_event_loop_free_and_batches_concurrent_requests():
     assert sum(model.calls) == 8 and len(model.calls) < 8  # the waiting requests shared model calls
 
 
+class BrokenClassifier(SlowClassifier):
+    def predict_proba(self, batch):
+        raise RuntimeError("the model fell over")
+
+
+def test_a_bug_is_a_500_in_the_same_shape_and_the_server_goes_on():
+    with TestClient(create_app(BrokenClassifier(0)), raise_server_exceptions=False) as client:
+        response = client.post("/v1/predict", files={"file": ("a.png", marked_image(1), "image/png")})
+        assert_error(response, 500, "internal_error", "RuntimeError: the model fell over", "traceback")
+        assert client.get("/healthz").status_code == 200
+
+
 # ---------------------------------------------------------------- random samples
 
 def test_random_samples_are_test_images_with_their_labels(classifier, real_data):
