@@ -49,11 +49,13 @@ def probability_bars_stand_in(view: np.ndarray, probabilities, path: str | os.Pa
     if photo is not None:
         ax = inch_axes(figure, x, TOP_INCHES, PANEL_INCHES, PANEL_INCHES)
         ax.imshow(np.asarray(photo.convert("RGB")))  # an "L" photo would get a false-colour map
-        caption(ax, "the photo")
+        for spine in ax.spines.values():  # a light frame: where a white photo ends
+            spine.set_edgecolor(BAR_COLOUR)
+        caption(figure, x, "the photo")
         x += PANEL_INCHES + GAP_INCHES
     ax = inch_axes(figure, x, TOP_INCHES, PANEL_INCHES, PANEL_INCHES)
     ax.imshow(view, cmap="gray", vmin=0, vmax=255)  # as the model sees it: garment bright on black
-    caption(ax, "what the model sees (28×28)")
+    caption(figure, x, "what the model sees (28×28)")
     x += PANEL_INCHES + GAP_INCHES + NAMES_INCHES
     draw_bars(inch_axes(figure, x, TOP_INCHES, *BARS_INCHES), probabilities, true_label, class_names)
 
@@ -74,8 +76,11 @@ def inch_axes(figure: Figure, left: float, top: float, width: float, height: flo
     return ax
 
 
-def caption(ax, text: str) -> None:
-    ax.text(0.5, -0.05, text, transform=ax.transAxes, ha="center", va="top", fontsize=POINTS, color="#57606a")
+def caption(figure: Figure, left: float, text: str) -> None:
+    """Under the panel at `left` inches, at the same height for every panel whatever its image's shape."""
+    width, height = figure.get_size_inches()
+    figure.text((left + PANEL_INCHES / 2) / width, 1 - (TOP_INCHES + PANEL_INCHES + 0.08) / height, text,
+                ha="center", va="top", fontsize=POINTS, color="#57606a")
 
 
 def draw_bars(ax, probabilities: np.ndarray, true_label: int | None, class_names) -> None:

@@ -223,4 +223,6 @@ def test_photos_of_real_test_images_are_mostly_right(capsys, tmp_path, real_data
     status, out, _ = predict(capsys, tmp_path, "--json")
     by_path = {row["path"]: row["class_index"] for row in json_lines(out)}
     right = [by_path[str(path)] == label for path, label in zip(paths, test_labels[chosen])]
-    assert status == 0 and np.mean(right) >= 0.7  # measured 0.8-0.9 with the temporary model
+    # Measured with the temporary 1-epoch model: 0.87 here (0.87-0.93 with seeds 3-6, 0.90-0.93 on
+    # the same images unrendered). The floor only catches a broken photo path (which gives ~0.1-0.4).
+    assert status == 0 and np.mean(right) >= 0.7
