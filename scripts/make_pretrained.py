@@ -54,6 +54,10 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     return args, train_flags
 
 
+def is_release(args, train_flags: list[str]) -> bool:
+    return args.preset == RELEASE_PRESET and args.seed == RELEASE_SEED and not train_flags
+
+
 def train(args, train_flags: list[str], run_dir: Path) -> tuple[list[str], float]:
     """Run `attire train` as a user would, in a child process; returns its command and wall time."""
     recipe = ["train", "--preset", args.preset, "--seed", str(args.seed), *train_flags]
@@ -140,7 +144,7 @@ def model_card(*, release: bool, command: list[str], script_command: str, config
 
 def main(argv=None) -> int:
     args, train_flags = parse_args(argv)
-    release = args.preset == RELEASE_PRESET and args.seed == RELEASE_SEED and not train_flags
+    release = is_release(args, train_flags)
     script_command = " ".join(["python scripts/make_pretrained.py",
                                *([] if args.preset == RELEASE_PRESET else ["--preset", args.preset]),
                                *([] if args.seed == RELEASE_SEED else ["--seed", str(args.seed)]),
