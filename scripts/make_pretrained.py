@@ -153,7 +153,12 @@ def main(argv=None) -> int:
     machine_text, commit = machine(), git_commit()  # before training: the load it started under
     with tempfile.TemporaryDirectory(prefix="attire-pretrained-") as scratch:
         run_dir = Path(scratch) / "run"
-        command, wall_seconds = train(args, train_flags, run_dir)
+        try:
+            command, wall_seconds = train(args, train_flags, run_dir)
+        except subprocess.CalledProcessError as e:
+            print(f"make_pretrained: `attire train` failed (exit status {e.returncode}); "
+                  f"{args.model_out} and {args.card_out} are unchanged", file=sys.stderr)
+            return 1
         config = json.loads((run_dir / "config.json").read_text())
         metrics = json.loads((run_dir / "metrics.json").read_text())
         weights = (run_dir / "model.safetensors").read_bytes()
