@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench pretrained clean
 
 install: $(STAMP)
 
@@ -25,6 +25,11 @@ test: install
 
 bench: install
 	$(PYTHON) benchmarks/run.py
+
+# The shipped default model and its card (attire/pretrained/): `attire train --preset default
+# --seed 0`, several minutes of CPU. Run it on a quiet machine: the card records the load.
+pretrained: install
+	$(PYTHON) scripts/make_pretrained.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from attire.engines import create_engine
-from attire.errors import ImageError
+from attire.errors import ImageError, ModelError
 from attire.pretrained import resolve_model_path
 
 
@@ -23,7 +23,13 @@ class Classifier:
     @classmethod
     def load(cls, path: str | Path | None = None, engine: str | None = None) -> "Classifier":
         """Load a run directory, a .safetensors or .onnx file, or (None) the pretrained default model."""
-        engine = create_engine(resolve_model_path(path, engine), engine)
+        path = resolve_model_path(path, engine)
+        engine = create_engine(path, engine)
+        if "class_names" not in engine.info:
+            # an interrupted run's best.safetensors, say: the weights, but not a finished model
+            raise ModelError(f"{path} has no class names in its metadata, so it is not a finished model: "
+                             "pass the model.safetensors (or the run directory) that `attire train` "
+                             "writes at the end")
         return cls(engine, engine.info)
 
     def __repr__(self) -> str:
