@@ -12,8 +12,8 @@ from matplotlib.figure import Figure
 from PIL import Image, ImageOps
 
 from attire.data import CLASS_NAMES
-from attire.plots import (CAPTION_POINTS, MARGIN_INCHES, TITLE_INCHES, check_batch, check_grid, class_name,
-                          draw_image, grid_figure, new_figure, save_png)
+from attire.plots import (CAPTION_POINTS, MARGIN_INCHES, TITLE_INCHES, caption_above, caption_below, check_batch,
+                          check_grid, class_name, draw_frame, draw_image, grid_figure, new_figure, save_png)
 
 # A prediction cell: "Correct" above the image, "T-shirt/top → Ankle boot (100%)" below it.
 # That caption, the longest possible, is 1.77 inches wide at 8 points.
@@ -41,27 +41,19 @@ def prediction_grid(images: np.ndarray, labels: np.ndarray, probabilities: np.nd
     """
     images, labels, probabilities = check_batch(images, labels, probabilities)
     check_grid(rows, cols)
-    figure, axes = grid_figure(rows, cols, PREDICTION_CELL, PREDICTION_IMAGE_INCHES, title,
-                               above=PREDICTION_ABOVE_INCHES)
-    for i, ax in enumerate(axes):
-        if i >= len(images):
-            ax.set_axis_off()
-            continue
-        draw_prediction(ax, images[i], labels[i], probabilities[i], class_names)
+    figure, sheet, cells = grid_figure(rows, cols, PREDICTION_CELL, PREDICTION_IMAGE_INCHES, title,
+                                       above=PREDICTION_ABOVE_INCHES)
+    for image, label, image_probabilities, cell in zip(images, labels, probabilities, cells):
+        predicted = int(np.argmax(image_probabilities))
+        right = predicted == int(label)
+        colour = RIGHT_COLOUR if right else WRONG_COLOUR
+        draw_image(sheet, image, cell)
+        draw_frame(sheet, cell, colour, width_points=2)  # right and wrong stand out at a glance
+        caption_above(sheet, cell, "Correct" if right else "Wrong", CAPTION_POINTS, color=colour,
+                      fontweight="bold")
+        caption_below(sheet, cell, f"{class_name(label, class_names)} → {class_name(predicted, class_names)} "
+                                   f"({image_probabilities[predicted]:.0%})", PREDICTION_CAPTION_POINTS)
     return save_png(figure, path)
-
-
-def draw_prediction(ax, image, label, probabilities, class_names) -> None:
-    predicted = int(np.argmax(probabilities))
-    colour = RIGHT_COLOUR if predicted == int(label) else WRONG_COLOUR
-    draw_image(ax, image)
-    ax.set_title("Correct" if colour == RIGHT_COLOUR else "Wrong", color=colour,
-                 fontsize=CAPTION_POINTS, fontweight="bold", pad=3)
-    ax.set_xlabel(f"{class_name(label, class_names)} → {class_name(predicted, class_names)} "
-                  f"({probabilities[predicted]:.0%})", fontsize=PREDICTION_CAPTION_POINTS, labelpad=3)
-    for spine in ax.spines.values():  # a coloured frame: right and wrong stand out at a glance
-        spine.set_edgecolor(colour)
-        spine.set_linewidth(2)
 
 
 def confident_mistakes(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray,

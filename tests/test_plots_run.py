@@ -59,12 +59,14 @@ def texts(figure):
 
 
 def undrawn_tick_labels(figure) -> set:
-    # An axis keeps tick labels beyond its limits ("120%" on a 0-110% axis), visible but not drawn.
+    # An axis keeps tick labels beyond its limits ("120%" on a 0-110% axis), or all of them when
+    # it is switched off, visible but not drawn.
     every, drawn = set(), set()
     for ax in figure.axes:
         for axis in (ax.xaxis, ax.yaxis):
             every.update(label for tick in axis.get_major_ticks() for label in (tick.label1, tick.label2))
-            drawn.update(label for tick in axis._update_ticks() for label in (tick.label1, tick.label2))
+            if ax.axison:
+                drawn.update(label for tick in axis._update_ticks() for label in (tick.label1, tick.label2))
     return every - drawn
 
 
