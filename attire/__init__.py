@@ -12,6 +12,7 @@ from attire.errors import (
     DatasetError,
     ImageError,
     ModelError,
+    RunError,
     TrainingError,
 )
 
@@ -32,7 +33,7 @@ _LAZY = {
 
 __all__ = [
     "AttireError", "ConfigError", "DatasetError", "ImageError", "ModelError",
-    "TrainingError", *_LAZY,
+    "RunError", "TrainingError", *_LAZY,
 ]
 
 

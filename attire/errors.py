@@ -27,3 +27,7 @@ class ImageError(AttireError):
 
 class TrainingError(AttireError):
     """Training cannot go on (for example the loss became NaN or infinite)."""
+
+
+class RunError(AttireError):
+    """A directory that is not a finished training run (no model, config or metrics in it)."""
