@@ -221,8 +221,9 @@ main { max-width: 1100px; margin: 0 auto; padding: 24px; background: white; }
 h1 { margin-bottom: 0; } h2 { border-bottom: 1px solid #d0d7de; padding-bottom: 4px; margin-top: 40px; }
 .subtitle { color: #57606a; margin-top: 4px; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 20px 0; }
-.card { border: 1px solid #d0d7de; border-radius: 6px; padding: 10px 16px; min-width: 150px; }
-.card .value { font-size: 1.6em; font-weight: 600; } .card .name { color: #57606a; font-size: 0.9em; }
+.card { border: 1px solid #d0d7de; border-radius: 6px; padding: 10px 16px; flex: 1 1 120px; }
+.card .value { font-size: 1.4em; font-weight: 600; white-space: nowrap; } .card .name { color: #57606a; font-size: 0.9em; }
+nav { columns: 2; margin: 12px 0; } nav a { color: #0969da; text-decoration: none; }
 .note { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 8px 12px; }
 figure { margin: 24px 0; } figure img { max-width: 100%; height: auto; border: 1px solid #d0d7de; }
 figcaption { color: #57606a; margin-top: 6px; } figcaption b { color: #24292f; }
@@ -240,7 +241,7 @@ def render_page(run: RunRecord, pictures: list[Picture], test: TestResults, n_pa
     train_seconds = metrics.get("train_seconds", sum(float(row.get("seconds") or 0) for row in run.history))
     cards = [("test accuracy", f"{metrics['accuracy']:.2%}"), ("test loss", f"{metrics['loss']:.4f}"),
              ("parameters", f"{n_parameters:,}"), ("training time", duration(train_seconds)),
-             ("epochs", f"{len(run.history)} (selected {metrics.get('selected_epoch', len(run.history))})"),
+             epochs_card(len(run.history), metrics.get("selected_epoch", len(run.history))),
              ("test images", f"{metrics.get('n_images', len(test.labels)):,}")]
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -255,15 +256,26 @@ def render_page(run: RunRecord, pictures: list[Picture], test: TestResults, n_pa
           for name, value in cards),
         "</div>",
         *(f'<p class="note">{escape(note)}</p>' for note in test.notes),
+        "<nav><ol>",
+        *(f'<li><a href="#{anchor(p.heading)}">{escape(p.heading)}</a></li>' for p in pictures),
+        '<li><a href="#per-class-results">Per-class results</a></li>',
+        '<li><a href="#configuration">Configuration</a></li>',
+        "</ol></nav>",
     ]
     for picture in pictures:
-        parts += [f"<h2>{escape(picture.heading)}</h2>", "<figure>",
+        parts += [f'<h2 id="{anchor(picture.heading)}">{escape(picture.heading)}</h2>', "<figure>",
                   f'<img src="{data_uri(picture.path)}" alt="{escape(picture.heading)}">',
                   f"<figcaption>{escape(picture.caption)} "
                   f"<b>{escape(PICTURES_DIR + '/' + picture.path.name)}</b></figcaption>", "</figure>"]
-    parts += ["<h2>Per-class results on the test set</h2>", per_class_table(metrics),
-              "<h2>Configuration</h2>", config_table(config), "</main></body></html>"]
+    parts += ['<h2 id="per-class-results">Per-class results on the test set</h2>', per_class_table(metrics),
+              '<h2 id="configuration">Configuration</h2>', config_table(config), "</main></body></html>"]
     return "\n".join(parts) + "\n"
+
+
+def epochs_card(n_epochs: int, selected: int) -> tuple[str, str]:
+    if selected == n_epochs:
+        return "epochs", f"{n_epochs}"
+    return f"epochs (the weights of epoch {selected}, the best on validation)", f"{n_epochs}"
 
 
 def per_class_table(metrics: dict) -> str:
@@ -281,6 +293,10 @@ def config_table(config: dict) -> str:
         rows.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(json.dumps(config[key]))}</td></tr>")
     rows.append("</table>")
     return "\n".join(rows)
+
+
+def anchor(heading: str) -> str:
+    return "-".join(heading.lower().split())
 
 
 def data_uri(path: Path) -> str:
