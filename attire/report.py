@@ -19,10 +19,15 @@ import numpy as np
 import torch
 
 from attire import fileio
+from attire.checkpoint import load_model
+from attire.data import CLASS_NAMES, load_data
 from attire.errors import RunError
+from attire.evaluation import logits_and_features
+from attire.models import count_parameters
 from attire.plots import sample_grid
 from attire.plots_predictions import confident_mistakes, prediction_grid, probability_bars_grid
 from attire.plots_run import confusion_matrix, embedding_map, learning_curves, per_class_accuracy
+from attire.training import CHECKPOINT
 
 REPORT_FILE = "report.html"
 PICTURES_DIR = "pictures"
@@ -66,15 +71,12 @@ def write_report(run_dir: str | Path, data_dir: str | Path | None = None) -> Pat
 
     The test set is loaded from `data_dir`, or else from where the run's config found it.
     """
-    from attire.checkpoint import load_model
-    from attire.data import CLASS_NAMES, load_data
-    from attire.evaluation import logits_and_features
-    from attire.models import count_parameters
-
     start = time.perf_counter()
     run = read_run(run_dir)
     model, info = load_model(run.dir / "model.safetensors")
-    model = model.to(memory_format=torch.channels_last)  # convolutions and pooling twice as fast on a CPU
+    # Where the run trained, as a rule: the final test metrics it recorded were measured there.
+    device = "cuda" if torch.cuda.is_available() and run.config.get("device") != "cpu" else "cpu"
+    model = model.to(device, memory_format=torch.channels_last)  # convolutions twice as fast on a CPU
     class_names = tuple(info.get("class_names", CLASS_NAMES))
     (train_images, train_labels), (test_images, test_labels) = load_data(
         data_dir if data_dir is not None else run.config.get("data_dir"),
@@ -89,8 +91,7 @@ def write_report(run_dir: str | Path, data_dir: str | Path | None = None) -> Pat
                           f"({accuracy:.2%}) differs from the one recorded at training time "
                           f"({recorded:.2%}): the test data is probably not the one the run used.")
     pictures = draw_pictures(run, test, train_images, train_labels, class_names)
-    page = render_page(run, pictures, test, count_parameters(model), class_names,
-                       seconds=time.perf_counter() - start)
+    page = render_page(run, pictures, test, count_parameters(model), seconds=time.perf_counter() - start)
     path = run.dir / REPORT_FILE
     fileio.write_text(path, page)
     return path
@@ -106,7 +107,7 @@ def read_run(run_dir: str | Path) -> RunRecord:
     if not run_dir.is_dir():
         raise RunError(f"{run_dir} is a file, not a run directory: pass the directory `attire train` wrote")
     missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
-    if missing and (run_dir / "checkpoint.safetensors").is_file():
+    if missing and (run_dir / CHECKPOINT).is_file():
         raise RunError(f"{run_dir} holds a run that did not finish: complete it with "
                        f"`attire train --resume {run_dir}`, then make its report")
     if missing:
@@ -222,7 +223,8 @@ h1 { margin-bottom: 0; } h2 { border-bottom: 1px solid #d0d7de; padding-bottom: 
 .subtitle { color: #57606a; margin-top: 4px; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 20px 0; }
 .card { border: 1px solid #d0d7de; border-radius: 6px; padding: 10px 16px; flex: 1 1 120px; }
-.card .value { font-size: 1.4em; font-weight: 600; white-space: nowrap; } .card .name { color: #57606a; font-size: 0.9em; }
+.card .value { font-size: 1.4em; font-weight: 600; white-space: nowrap; }
+.card .name { color: #57606a; font-size: 0.9em; }
 nav { columns: 2; margin: 12px 0; } nav a { color: #0969da; text-decoration: none; }
 .note { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 8px 12px; }
 figure { margin: 24px 0; } figure img { max-width: 100%; height: auto; border: 1px solid #d0d7de; }
@@ -235,7 +237,7 @@ th:first-child, td:first-child { text-align: left; }
 
 
 def render_page(run: RunRecord, pictures: list[Picture], test: TestResults, n_parameters: int,
-                class_names, seconds: float) -> str:
+                seconds: float) -> str:
     metrics, config = run.metrics, run.config
     escape = html.escape
     train_seconds = metrics.get("train_seconds", sum(float(row.get("seconds") or 0) for row in run.history))
@@ -252,8 +254,8 @@ def render_page(run: RunRecord, pictures: list[Picture], test: TestResults, n_pa
         f'<b>{escape(str(config.get("preset")))}</b>; report written {datetime.now():%Y-%m-%d %H:%M} '
         f"in {seconds:.1f} s from {escape(str(run.dir))}</p>",
         '<div class="cards">',
-        *(f'<div class="card"><div class="value">{escape(value)}</div><div class="name">{escape(name)}</div></div>'
-          for name, value in cards),
+        *(f'<div class="card"><div class="value">{escape(value)}</div>'
+          f'<div class="name">{escape(name)}</div></div>' for name, value in cards),
         "</div>",
         *(f'<p class="note">{escape(note)}</p>' for note in test.notes),
         "<nav><ol>",
