@@ -110,6 +110,9 @@ def read_run(run_dir: str | Path) -> RunRecord:
     if missing and (run_dir / CHECKPOINT).is_file():
         raise RunError(f"{run_dir} holds a run that did not finish: complete it with "
                        f"`attire train --resume {run_dir}`, then make its report")
+    if len(missing) == len(RUN_FILES):
+        raise RunError(f"{run_dir} is not a training run: it has none of the files `attire train` writes "
+                       f"({', '.join(RUN_FILES)}); pass a run directory, such as runs/<date-time>-<model>")
     if missing:
         raise RunError(f"{run_dir} is not a finished training run: it has no {', '.join(missing)} "
                        f"(a run directory written by `attire train` holds {', '.join(RUN_FILES)})")

@@ -104,8 +104,9 @@ def test_the_command_reports_a_run_without_validation(tiny_run, tmp_path, capsys
 @pytest.mark.parametrize("make, message", [
     (lambda d: d / "missing", "does not exist"),
     (lambda d: (d / "file.txt").write_text("x") and d / "file.txt", "is a file, not a run directory"),
-    (lambda d: d, r"is not a finished training run: it has no config.json, history.csv, metrics.json, "
-                  r"model.safetensors"),
+    (lambda d: d, r"is not a training run: it has none of the files `attire train` writes"),
+    (lambda d: (d / "config.json").write_text("{}") and d, r"is not a finished training run: it has no "
+                                                            r"history.csv, metrics.json, model.safetensors"),
     (lambda d: (d / "checkpoint.safetensors").write_bytes(b"") or d, r"did not finish: .*--resume"),
     (lambda d: [(d / name).write_text("{") for name in ("config.json", "metrics.json", "history.csv",
                                                         "model.safetensors")] and d, "not valid JSON"),
@@ -119,7 +120,7 @@ def test_the_command_refuses_a_non_run_in_one_line(tmp_path):
     result = run_cli("report", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("attire: error: ") and "not a finished training run" in result.stderr
+    assert result.stderr.startswith("attire: error: ") and "is not a training run" in result.stderr
 
 
 @pytest.mark.parametrize("name, kwargs", [("mlp", {}), ("cnn", {"width": 4}),
