@@ -13,6 +13,7 @@ from attire.errors import (
     ExportError,
     ImageError,
     ModelError,
+    RunError,
     TrainingError,
 )
 
@@ -37,7 +38,7 @@ _LAZY = {
 
 __all__ = [
     "AttireError", "ConfigError", "DatasetError", "ExportError", "ImageError", "ModelError",
-    "TrainingError", *_LAZY,
+    "RunError", "TrainingError", *_LAZY,
 ]
 
 

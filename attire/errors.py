@@ -31,3 +31,7 @@ class TrainingError(AttireError):
 
 class ExportError(AttireError):
     """The ONNX exporter failed, or its graph does not compute what the PyTorch model does."""
+
+
+class RunError(AttireError):
+    """A directory that is not a finished training run (no model, config or metrics in it)."""

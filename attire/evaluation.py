@@ -30,6 +30,42 @@ def predict_logits(model: nn.Module, images, batch_size: int = EVAL_BATCH,
     return torch.cat(outputs) if outputs else torch.empty(0, 10)
 
 
+@torch.inference_mode()
+def logits_and_features(model: nn.Module, images,
+                        batch_size: int = EVAL_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (N, 10) and penultimate-layer features (N, D) on the CPU, in one pass.
+
+    The features are the input of the model's last nn.Linear, caught by a forward hook.
+    A FlipAveraged model calls that layer twice (the image and its mirror): its inputs are
+    averaged, which, the layer being linear, gives the features of the averaged logits.
+    """
+    last_linear = [module for module in model.modules() if isinstance(module, nn.Linear)]
+    if not last_linear:
+        from attire.errors import ModelError
+        raise ModelError(f"{type(model).__name__} has no nn.Linear layer to take features from")
+    calls: list[torch.Tensor] = []
+    hook = last_linear[-1].register_forward_hook(lambda _module, inputs, _output: calls.append(inputs[0]))
+    images = torch.tensor(images) if isinstance(images, np.ndarray) else images
+    if images.ndim == 3:
+        images = images[:, None]
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    logits, features = [], []
+    try:
+        for start in range(0, len(images), batch_size):
+            calls.clear()
+            batch = images[start:start + batch_size].to(device).float()
+            logits.append(model(batch).float().cpu())
+            features.append(torch.stack(calls).mean(0).flatten(1).float().cpu())
+    finally:
+        hook.remove()
+        model.train(was_training)
+    if not logits:
+        return torch.empty(0, 10), torch.empty(0, last_linear[-1].in_features)
+    return torch.cat(logits), torch.cat(features)
+
+
 def compute_metrics(logits: torch.Tensor, labels, class_names) -> dict:
     """Accuracy, mean cross-entropy, per-class table and confusion matrix (rows: true, columns: predicted)."""
     labels = torch.as_tensor(labels, dtype=torch.long)
