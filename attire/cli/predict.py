@@ -92,7 +92,7 @@ def table_row(prediction, file_width: int) -> str:
 
 def write_picture(prediction, directory: Path, taken: set[str], class_names) -> Path:
     """DIR/<file name>.png; a name met before (same name in two folders) gets -2, -3... in input order."""
-    from attire.prediction_plot import save_prediction_picture
+    from attire.plots_predictions import probability_bars
 
     stem = Path(prediction.path).stem or "image"
     name, number = f"{stem}.png", 1
@@ -100,4 +100,5 @@ def write_picture(prediction, directory: Path, taken: set[str], class_names) -> 
         number += 1
         name = f"{stem}-{number}.png"
     taken.add(name)
-    return save_prediction_picture(prediction, directory / name, class_names)
+    return probability_bars(prediction.view, prediction.probabilities, directory / name, photo=prediction.photo,
+                            title=Path(prediction.path).name, class_names=class_names)
