@@ -108,7 +108,8 @@ def preprocess_one(load: Callable | None, path) -> tuple[np.ndarray | None, str 
     except ImageError as e:
         return None, " ".join(str(e).split())
     except Exception as e:  # a bug of ours on one odd file: report it with the file, keep going
-        return None, f"internal error: {type(e).__name__}: {e} (please report it)"
+        message = " ".join(str(e).split())
+        return None, f"internal error: {type(e).__name__}: {message} (please report it with the file)"
     if view.shape != (IMAGE_SIZE, IMAGE_SIZE) or view.dtype != np.uint8:
         return None, f"internal error: the preprocessor gave a {view.dtype} array of shape {view.shape}"
     return view, None

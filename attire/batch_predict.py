@@ -1,4 +1,5 @@
-"""Classify many image files: expand files, directories and globs, then read and classify them in batches.
+"""Classify many image files: expand files, directories and globs, then read and classify them in batches
+(read in worker processes with `workers`, see attire.batch).
 
 Every input gives exactly one `Prediction`, in input order, and a bad input never stops
 the others: a missing file, a folder with no images, a file that is empty, truncated,
@@ -7,6 +8,8 @@ prediction with a one-line `error` and no class. This is the library behind
 `attire predict`; it is torch-free (the model runs in the Classifier's engine).
 """
 
+import collections
+import contextlib
 import glob
 import os
 from dataclasses import dataclass, field
@@ -15,8 +18,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from attire.batch import Batch, iter_preprocessed
 from attire.errors import AttireError
-from attire.images import preprocess_photo, read_image
+from attire.images import read_image
 
 # The suffixes a directory's image files are found by (any case). A file named on the
 # command line is read whatever its suffix: its content decides.
@@ -111,47 +115,52 @@ def is_image_name(name: str) -> bool:
 # ---------------------------------------------------------------- classifying
 
 def classify_paths(classifier, inputs: list[Input], batch_size: int = BATCH_SIZE, top_k: int = TOP_K,
-                   keep_photos: bool = False) -> Iterator[Prediction]:
-    """One Prediction per input, in input order, `batch_size` inputs at a time.
+                   keep_photos: bool = False, workers: int = 0) -> Iterator[Prediction]:
+    """One Prediction per input, in input order, `batch_size` readable inputs at a time.
 
-    `keep_photos` keeps a small copy of each photo (for pictures of the predictions);
-    memory stays bounded by the batch either way.
+    Photos are decoded and preprocessed by `workers` processes (0: in this one) while the
+    model classifies the batch before; the predictions are the same either way. Inputs that
+    failed to expand (a glob matching nothing) never reach the workers and keep their error.
+    `keep_photos` reads each classified photo again here for a small copy of it (for
+    pictures of the predictions); memory stays bounded by a few batches either way.
     """
     if batch_size < 1 or top_k < 1:
         raise ValueError(f"batch_size and top_k must be at least 1, got {batch_size} and {top_k}")
-    for start in range(0, len(inputs), batch_size):
-        yield from classify_batch(classifier, inputs[start:start + batch_size], top_k, keep_photos)
+    readable = [item.path for item in inputs if item.error is None]
+    with contextlib.closing(iter_preprocessed(readable, workers, batch_size)) as batches:  # stops the pool early
+        ready: collections.deque[Prediction] = collections.deque()
+        for item in inputs:
+            if item.error is not None:
+                yield Prediction(item.path, error=item.error)
+                continue
+            if not ready:
+                ready.extend(classify_batch(classifier, next(batches), top_k, keep_photos))
+            yield ready.popleft()
 
 
-def classify_batch(classifier, inputs: list[Input], top_k: int = TOP_K,
-                   keep_photos: bool = False) -> list[Prediction]:
-    """Read every input, then classify all the readable ones in one call to the model."""
-    predictions = [read_input(item, keep_photos) for item in inputs]
-    readable = [p for p in predictions if p.error is None]
+def classify_batch(classifier, batch: Batch, top_k: int = TOP_K, keep_photos: bool = False) -> list[Prediction]:
+    """Classify the readable inputs of one preprocessed batch in one call to the model."""
+    predictions = [Prediction(path, error=error) for path, error in zip(batch.paths, batch.errors)]
+    readable = [row for row, error in enumerate(batch.errors) if error is None]
     if readable:
-        probabilities = classifier.predict_proba(np.stack([p.view for p in readable]))  # (n, classes)
-        for prediction, row in zip(readable, probabilities):
-            fill_in(prediction, row, classifier.classes_, top_k)
+        probabilities = classifier.predict_proba(batch.views[readable])  # (n, classes)
+        for row, row_probabilities in zip(readable, probabilities):
+            prediction = predictions[row]
+            prediction.view = batch.views[row]
+            fill_in(prediction, row_probabilities, classifier.classes_, top_k)
+            if keep_photos:
+                prediction.photo = thumbnail(prediction.path)
     return predictions
 
 
-def read_input(item: Input, keep_photo: bool) -> Prediction:
-    """The model's view of one input, or its error."""
-    if item.error is not None:
-        return Prediction(item.path, error=item.error)
+def thumbnail(path: str):
+    """A small copy of the photo at `path`, or None if it can no longer be read (the picture goes without)."""
     try:
-        image = read_image(item.path)
-        view = preprocess_photo(image)
-    except AttireError as e:
-        return Prediction(item.path, error=one_line(e))
-    except Exception as e:  # noqa: BLE001 - one odd file must not cost the rest of a long batch
-        return Prediction(item.path, error=f"{item.path}: unexpected {type(e).__name__} while reading it "
-                                           f"({one_line(e)}); please report this with the file")
-    photo = None
-    if keep_photo:
-        photo = image.copy()
-        photo.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-    return Prediction(item.path, view=view, photo=photo)
+        photo = read_image(path)
+    except AttireError:
+        return None
+    photo.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    return photo
 
 
 def fill_in(prediction: Prediction, probabilities: np.ndarray, classes: tuple[str, ...], top_k: int) -> None:
@@ -162,6 +171,3 @@ def fill_in(prediction: Prediction, probabilities: np.ndarray, classes: tuple[st
     prediction.probability = float(probabilities[order[0]])
     prediction.top_k = [(classes[i], float(probabilities[i])) for i in order]
 
-
-def one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())

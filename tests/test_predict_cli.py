@@ -180,6 +180,42 @@ def test_the_real_command_exits_1_without_a_traceback(tmp_path):
     assert len(result.stdout.splitlines()) == 3  # header and two rows; no progress bar without a terminal
 
 
+@pytest.mark.parametrize("n_shards", [3, 15])  # 15: more shards than inputs, some of them empty
+def test_shards_cover_every_input_exactly_once(capsys, tmp_path, n_shards):
+    for i in range(10):
+        save_photo(tmp_path / "photos" / f"{i}.png", seed=i)
+    arguments = [tmp_path / "photos", tmp_path / "missing.png"]  # an input that fails is in one shard too
+    expected = sorted([str(tmp_path / "photos" / f"{i}.png") for i in range(10)] + [str(tmp_path / "missing.png")])
+    shards = []
+    for index in range(n_shards):
+        status, out, _ = predict(capsys, *arguments, "--shard", f"{index}/{n_shards}", "--json")
+        shards.append([row["path"] for row in json_lines(out)])
+        assert status == (1 if str(tmp_path / "missing.png") in shards[-1] else 0)
+    assert sorted(sum(shards, [])) == expected                      # every input, none twice
+    assert all(paths == sorted(paths) for paths in shards)          # each shard in path order
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+@pytest.mark.parametrize("spec", ["3/3", "1", "a/b", "-1/2", "0/0"])
+def test_a_bad_shard_is_one_clear_line(capsys, tmp_path, spec):
+    status, out, err = predict(capsys, save_photo(tmp_path / "good.png"), f"--shard={spec}")
+    assert status == 1 and out == ""
+    assert err.startswith("attire: error: --shard") and "0/2" in err and len(err.splitlines()) == 1
+
+
+def test_workers_give_the_same_output_as_one_process(capsys, bad_batch):
+    arguments, _ = bad_batch
+    in_process = predict(capsys, *arguments, "--json", "--batch-size", "4")
+    pooled = predict(capsys, *arguments, "--json", "--batch-size", "4", "--workers", "2")
+    assert pooled == in_process and in_process[0] == 1
+
+
+def test_workers_must_not_be_negative(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "x.png", "--workers", "-1"])
+    assert "must be at least 0" in capsys.readouterr().err
+
+
 BAD_MODELS = {  # name -> (file content or None for no file, extra flags, words of the error)
     "missing.safetensors": (None, [], "not found"),
     "notes.txt": (b"hello", [], "not a model file"),
