@@ -50,6 +50,7 @@ def main() -> None:
     import attire
     classifier = attire.Classifier.load(args.model) if args.model else attire.Classifier.load()
     load_seconds = time.perf_counter() - start  # import and model loading
+    import torch  # already imported by attire; only to report its thread count
 
     start = time.perf_counter()
     probabilities = np.asarray(classifier.predict_proba(x_test))
@@ -75,6 +76,7 @@ def main() -> None:
         "warm_predict_images_per_s": n_test / warm_seconds,
         "single_image_ms": statistics.median(single_ms),
         "single_calls": args.single_calls,
+        "torch_threads": torch.get_num_threads(),  # torch's default: this section sets none
     }
     print("RESULT " + json.dumps(result), flush=True)
 

@@ -42,7 +42,8 @@ class Bench:
     data_dir: Path               # where the Fashion-MNIST .gz files are
     tf_python: Path | None       # the TensorFlow venv's python; None: TF contenders skipped
     tf_skip_reason: str = ""     # why tf_python is None
-    attire_model: Path | None = None  # for the inference section; None: the shipped default
+    attire_model: Path | None = None  # for the attire sections; None: the shipped default
+    onnx_model: Path | None = None    # for the onnx section; None: attire_model exported there
     timeout_s: float = 3600      # per process
 
     def run_dir(self, section: str, name: str) -> Path:
@@ -123,6 +124,28 @@ def run_process(name: str, command: list[str], log: Path, env: dict | None = Non
     if error:
         error = f"{error}: {tail(log)} (log: {log})"
     return Outcome(name, returncode == 0, wall, cpu, error=error, log=log)
+
+
+def run_script(bench: Bench, section: str, name: str, script: str, args: list[str]) -> Outcome:
+    """Run benchmarks/SCRIPT ARGS with this python as a timed process, for sections whose
+    figures come from inside the process; its `RESULT {json}` line becomes outcome.result.
+
+    The result is read even after a non-zero exit (a script may report its figures and
+    then fail for a failed request); a zero exit without a RESULT line is a failure.
+    """
+    log = bench.run_dir(section, name) / "log.txt"
+    outcome = run_process(name, [sys.executable, str(BENCHMARKS / script), *args], log,
+                          env=attire_env(), timeout_s=bench.timeout_s)
+    outcome.result = parse_result(log) or {}
+    if outcome.ok and not outcome.result:
+        outcome.ok, outcome.error = False, f"exited 0 without a RESULT line; see {log}"
+    return outcome
+
+
+def process_table(outcomes: list[Outcome]) -> list[list[str]]:
+    """The per-process table of a section: one row per process, its time and status."""
+    return [["process", "wall s", "status"],
+            *([o.name, f"{o.wall_s:.1f}", "ok" if o.ok else f"FAILED: {o.error}"] for o in outcomes)]
 
 
 def tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:

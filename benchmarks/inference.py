@@ -103,7 +103,9 @@ def summarise(bench: Bench, outcomes: dict[str, list[Outcome]]) -> Section:
                             "ok" if o.ok else f"FAILED: {o.error}", figures or "–"])
 
     model = bench.attire_model or "the shipped default model, `Classifier.load()`"
-    notes = [f"attire's model: {model}.",
+    threads = figure("attire (default model)", "torch_threads")
+    notes = [f"attire's model: {model}; PyTorch with torch's default thread count "
+             f"({fmt(threads, '.0f')} here), as in the ONNX section.",
              f"images/s: median of 3 warm calls on all 10,000 test images; first call s: the "
              f"first such call (TF: the tutorial's own predict, tracing included). One image: "
              f"median of {SMOKE_SINGLE_CALLS if bench.smoke else SINGLE_CALLS} calls on (1, 28, 28) "

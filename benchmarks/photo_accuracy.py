@@ -14,10 +14,13 @@ classified as they are. The gap between the two accuracies is what the photo pat
 (folds, texture, people, clutter) is not in it. `naive_accuracy` is the usual shortcut
 for comparison: the whole photo squeezed to 28×28 and negated, without the trim.
 
-Section interface for benchmarks/run.py: `run(repeats, smoke) -> list[dict]`, one row a repeat.
+In `make bench` (section `photos`), run.py runs this file as one process with one seed
+per repeat; it prints its table and a `RESULT {json}` line. `benchmark(repeats, smoke)`
+measures in-process, one row a repeat.
 """
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -26,9 +29,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's attire
+from common import REPO, Bench, Section, fmt, markdown_table, median, process_table, run_script
+
+sys.path.insert(0, str(REPO))  # this checkout's attire
 
 from attire.photos import encode_photo, render_product_photo  # noqa: E402
+
+SECTION = "photos"
 
 N_IMAGES = 2000       # test images per repeat
 SMOKE_IMAGES = 100
@@ -83,7 +90,7 @@ def sample(test_labels: np.ndarray, n_images: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).choice(len(test_labels), n_images, replace=False)
 
 
-def run(repeats: int = 1, smoke: bool = False, n_images: int | None = None, model: str | None = None,
+def benchmark(repeats: int = 1, smoke: bool = False, n_images: int | None = None, model: str | None = None,
         data_dir: str | None = None) -> list[dict]:
     """One row per repeat (seed 0, 1, ...): plain vs photo accuracy of `model` (default: the shipped one)."""
     from attire import Classifier, load_data
@@ -99,11 +106,45 @@ def run(repeats: int = 1, smoke: bool = False, n_images: int | None = None, mode
     return rows
 
 
-def table(rows: list[dict]) -> str:
-    formats = {"seed": "{}", "n_images": "{:,}", "drop_points": "{:+.1f}", "photos_per_s": "{:.0f}"}
-    cells = [list(COLUMNS)] + [[formats.get(key, "{:.4f}").format(row[key]) for key in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells)
+def summary_table(rows: list[dict]) -> list[list[str]]:
+    """One line per seed, and their medians when there are several."""
+    def percent(value):
+        return fmt(None if value is None else 100 * value, ".1f")
+    def line(label, row):
+        return [label, fmt(row["n_images"], ",.0f"), percent(row["plain_accuracy"]),
+                percent(row["photo_accuracy"]), fmt(row["drop_points"], "+.1f"),
+                percent(row["jpeg_accuracy"]), percent(row["png_accuracy"]), percent(row["agreement"]),
+                percent(row["naive_accuracy"]), fmt(row["photos_per_s"], ".0f")]
+    table = [["seed", "test images", "as they are %", "as photos %", "drop, points", "JPEG %", "PNG %",
+              "same class %", "squeezed and negated %", "photos/s"]]
+    table += [line(str(row["seed"]), row) for row in rows]
+    if len(rows) > 1:
+        table.append(line("median", {key: median(row[key] for row in rows) for key in COLUMNS}))
+    return table
+
+
+NOTES = ["Each test image rendered as a product photo (attire.photos), encoded as JPEG or, one in "
+         f"{PNG_EVERY}, PNG, classified from bytes or, one in {FILE_EVERY}, from a file, through "
+         "`Classifier.load()`. drop: as they are minus as photos. same class: photo and image "
+         "classified alike. squeezed and negated: the whole photo resized to 28×28 and negated, "
+         "the shortcut without the trim. photos/s: decode, preprocess and classify, rendering not counted."]
+
+
+def run(bench: Bench) -> Section:
+    args = ["--repeats", str(bench.repeats), "--data-dir", str(bench.data_dir)]
+    args += ["--model", str(bench.attire_model)] if bench.attire_model else []
+    args += ["--smoke"] if bench.smoke else []
+    print("photos: rendering and classifying product photos ...", flush=True)
+    outcome = run_script(bench, SECTION, "photos", "photo_accuracy.py", args)
+    rows = outcome.result.get("rows", [])
+    print("  " + ("ok" if outcome.ok else f"FAILED: {outcome.error}"), flush=True)
+    notes = [f"Model: {bench.attire_model or 'the shipped default model'}; one seed (a different "
+             f"sample of test images) per repeat.", *NOTES]
+    if bench.smoke:
+        notes.append(f"SMOKE RUN: {SMOKE_IMAGES} images; figures mean nothing.")
+    return Section("Accuracy on product-style photos against the plain test images",
+                   summary_table(rows) if rows else [["seed"], ["failed: see the process below"]],
+                   process_table([outcome]), notes, failures=int(not outcome.ok))
 
 
 def main(argv=None) -> int:
@@ -114,8 +155,9 @@ def main(argv=None) -> int:
     parser.add_argument("--model", help="run directory or model file (default: the shipped default model)")
     parser.add_argument("--data-dir", help="directory with the Fashion-MNIST files (default: search)")
     args = parser.parse_args(argv)
-    rows = run(args.repeats, args.smoke, args.n, args.model, args.data_dir)
-    print(table(rows))
+    rows = benchmark(args.repeats, args.smoke, args.n, args.model, args.data_dir)
+    print(markdown_table(summary_table(rows)), *NOTES, sep="\n\n")
+    print("RESULT " + json.dumps({"rows": rows}), flush=True)
     return 0
 
 

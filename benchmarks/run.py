@@ -5,7 +5,7 @@ runs every section, prints its tables and writes benchmarks/RESULTS.md atomicall
 
     python benchmarks/run.py                      # everything, 3 repeats
     python benchmarks/run.py --only inference     # one section
-    python benchmarks/run.py --smoke --results /tmp/R.md   # harness check, < 1 min
+    python benchmarks/run.py --smoke --results /tmp/R.md   # harness check, about 2 min
 
 Adding a section: a module with `run(bench: common.Bench) -> common.Section`, and one
 line in SECTIONS. Exit status: 0 when every contender ran (targets met or not), 1 when
@@ -20,6 +20,9 @@ from pathlib import Path
 
 import common
 import inference
+import onnx_inference
+import photo_accuracy
+import serve_bench
 import training
 
 sys.path.insert(0, str(common.REPO))  # the checkout's attire, for its atomic writes
@@ -29,6 +32,9 @@ from attire.fileio import write_text  # noqa: E402
 SECTIONS = {
     "training": training.run,
     "inference": inference.run,
+    "onnx": onnx_inference.run,
+    "serve": serve_bench.run,
+    "photos": photo_accuracy.run,
 }
 
 
@@ -50,8 +56,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=common.DEBIAN_DATA,
                         help=f"folder with the four Fashion-MNIST .gz files (default: {common.DEBIAN_DATA})")
     parser.add_argument("--attire-model", type=Path, default=None,
-                        help="model for the inference section: a run directory or model file "
-                             "(default: the shipped default model, `attire.Classifier.load()`)")
+                        help="model for the attire sections: a run directory or .safetensors "
+                             "file (default: the shipped default model, `attire.Classifier.load()`)")
+    parser.add_argument("--onnx-model", type=Path, default=None,
+                        help="the .onnx file of that model for the onnx section (default: "
+                             "exported into BENCH_DIR by `attire export` in the run)")
     parser.add_argument("--no-tf", action="store_true",
                         help="skip the TensorFlow contenders (ratios become n/a)")
     parser.add_argument("--timeout", type=float, default=None,
@@ -77,7 +86,8 @@ def set_up(args) -> common.Bench:
     args.bench_dir = args.bench_dir.resolve()
     bench = common.Bench(repeats=args.repeats, smoke=args.smoke, bench_dir=args.bench_dir,
                          data_dir=args.data_dir.resolve(), tf_python=None, timeout_s=args.timeout,
-                         attire_model=args.attire_model and args.attire_model.resolve())
+                         attire_model=args.attire_model and args.attire_model.resolve(),
+                         onnx_model=args.onnx_model and args.onnx_model.resolve())
     venv = args.bench_dir / "tf-venv"
     if args.no_tf:
         bench.tf_skip_reason = "--no-tf"

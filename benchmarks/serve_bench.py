@@ -11,7 +11,8 @@ groups requests). Every request must answer 200; a failure is counted, never hid
     python benchmarks/serve_bench.py --smoke          # a few requests, to check the harness
     python benchmarks/serve_bench.py --model runs/X   # another model
 
-Another file may import `run(repeats, smoke) -> list[dict]` as a section.
+In `make bench` (section `serve`), run.py runs this file as one process, which prints its
+table and a `RESULT {json}` line; `benchmark(repeats, smoke, model)` measures in-process.
 Without the shipped pretrained model, and without --model, it serves an untrained cnn of
 the default size: the same computation per image, so the same speed, but random answers.
 """
@@ -19,10 +20,10 @@ the default size: the same computation per image, so the same speed, but random 
 import argparse
 import http.client
 import io
+import json
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
+from common import REPO, Bench, Section, attire_env, fmt, markdown_table, median, process_table, run_script
+
+SECTION = "serve"
 STARTUP_S = 180
 # (name, image kind, concurrent clients, requests per repeat, smoke requests)
 SCENARIOS = [
@@ -101,7 +104,7 @@ def start_server(model: Path | None) -> tuple[subprocess.Popen, str, str]:
     command = [sys.executable, "-m", "attire", "serve", "--host", "127.0.0.1", "--port", "0", "--no-access-log"]
     if model:
         command += ["--model", str(model)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, **attire_env()}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     deadline = time.monotonic() + STARTUP_S
     lines = []
@@ -183,7 +186,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-def run(repeats: int = 3, smoke: bool = False, model: str | Path | None = None) -> list[dict]:
+def benchmark(repeats: int = 3, smoke: bool = False, model: str | Path | None = None) -> list[dict]:
     """One row per scenario: the median requests/s over `repeats`, latencies over all of them."""
     sys.path.insert(0, str(REPO))
     from attire.pretrained import DEFAULT_MODEL
@@ -206,9 +209,9 @@ def run(repeats: int = 3, smoke: bool = False, model: str | Path | None = None) 
                     latencies += times
                     failures += failed
                 latencies.sort()
-                rows.append({"section": "serve", "scenario": name, "clients": n_clients, "requests": n,
+                rows.append({"scenario": name, "clients": n_clients, "requests": n,
                              "repeats": repeats, "upload_bytes": len(images[kind]),
-                             "requests_per_s": statistics.median(rates),
+                             "requests_per_s": median(rates),
                              "p50_ms": 1000 * percentile(latencies, 0.50),
                              "p99_ms": 1000 * percentile(latencies, 0.99),
                              "failures": failures, "model": note or description})
@@ -217,13 +220,39 @@ def run(repeats: int = 3, smoke: bool = False, model: str | Path | None = None) 
             stop_server(process)
 
 
-def format_table(rows: list[dict]) -> str:
-    lines = [f"{'scenario':<34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}"]
+# ---------------------------------------------------------------- the section, as run.py calls it
+
+def run(bench: Bench) -> Section:
+    args = ["--repeats", str(bench.repeats)]
+    args += ["--model", str(bench.attire_model)] if bench.attire_model else []
+    args += ["--smoke"] if bench.smoke else []
+    print("serve: attire serve on 127.0.0.1 ...", flush=True)
+    outcome = run_script(bench, SECTION, "serve", "serve_bench.py", args)
+    rows = outcome.result.get("rows", [])
+    print("  " + ("ok" if outcome.ok else f"FAILED: {outcome.error}"), flush=True)
+    notes = notes_for(rows)
+    if bench.smoke:
+        notes.append("SMOKE RUN: a few requests per scenario; figures mean nothing.")
+    return Section("Serving: single-image requests to `attire serve` on 127.0.0.1",
+                   summary_table(rows) if rows else [["scenario"], ["failed: see the process below"]],
+                   process_table([outcome]), notes, failures=int(not outcome.ok))
+
+
+def summary_table(rows: list[dict]) -> list[list[str]]:
+    table = [["scenario", "upload KB", "requests", "requests/s, median", "p50 ms", "p99 ms", "failed"]]
     for row in rows:
-        lines.append(f"{row['scenario']:<34} {row['requests_per_s']:>8.0f} {row['p50_ms']:>8.1f} "
-                     f"{row['p99_ms']:>8.1f} {row['failures']:>7}")
-    lines.append(f"model: {rows[0]['model']}; {rows[0]['repeats']} repeats; {os.cpu_count()} CPU cores")
-    return "\n".join(lines)
+        table.append([row["scenario"], fmt(row["upload_bytes"] / 1000, ",.1f"),
+                      f"{row['repeats']} × {row['requests']:,}", fmt(row["requests_per_s"], ",.0f"),
+                      fmt(row["p50_ms"], ".1f"), fmt(row["p99_ms"], ".1f"), str(row["failures"])])
+    return table
+
+
+def notes_for(rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    return [f"Model: {rows[0]['model']}. Client and server share the machine's "
+            f"{os.cpu_count()} cores; the client uses keep-alive connections, one thread per "
+            "client. Latencies: over every request of every repeat, after a warm-up."]
 
 
 if __name__ == "__main__":
@@ -232,6 +261,10 @@ if __name__ == "__main__":
     parser.add_argument("--smoke", action="store_true", help="a few requests per scenario, to check the harness")
     parser.add_argument("--model", help="run directory or model file (default: the shipped pretrained model)")
     args = parser.parse_args()
-    results = run(args.repeats, args.smoke, args.model)
-    print(format_table(results))
-    sys.exit(1 if any(row["failures"] for row in results) else 0)
+    results = benchmark(args.repeats, args.smoke, args.model)
+    print(markdown_table(summary_table(results)), *notes_for(results), sep="\n\n")
+    print("RESULT " + json.dumps({"rows": results}), flush=True)
+    failed = sum(row["failures"] for row in results)
+    if failed:  # last, so that the harness quotes it
+        print(f"serve_bench: {failed} request(s) failed", flush=True)
+    sys.exit(1 if failed else 0)

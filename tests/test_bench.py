@@ -1,8 +1,8 @@
 """The benchmark harness: `benchmarks/run.py --smoke` end to end, and its arithmetic.
 
-The smoke runs use an empty --bench-dir, so TensorFlow is neither installed nor run;
-they need the `attire train` CLI (`--preset P --out DIR --quiet`, writing
-DIR/metrics.json with `accuracy`) and `attire.Classifier`.
+The smoke run uses an empty --bench-dir, so TensorFlow is neither installed nor run;
+it needs the `attire train` CLI (`--preset P --out DIR --quiet`, writing
+DIR/metrics.json with `accuracy`), `attire export`, `attire serve` and `attire.Classifier`.
 """
 
 import subprocess
@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import common  # noqa: E402
+import run  # noqa: E402
 import training  # noqa: E402
 
 RUN_PY = REPO / "benchmarks" / "run.py"
@@ -25,11 +26,11 @@ def run_harness(*args: str, timeout: float = 300) -> subprocess.CompletedProcess
                           cwd=REPO, timeout=timeout)
 
 
-def smoke(tmp_path: Path, section: str) -> tuple[subprocess.CompletedProcess, Path]:
+def smoke(tmp_path: Path, sections: str) -> tuple[subprocess.CompletedProcess, Path]:
     results = tmp_path / "RESULTS.md"
     committed = REPO / "benchmarks" / "RESULTS.md"
     before = committed.read_bytes() if committed.exists() else None
-    done = run_harness("--smoke", "--only", section, "--bench-dir", str(tmp_path / "bench"),
+    done = run_harness("--smoke", "--only", sections, "--bench-dir", str(tmp_path / "bench"),
                        "--results", str(results))
     after = committed.read_bytes() if committed.exists() else None
     assert before == after, "a smoke run must never touch benchmarks/RESULTS.md"
@@ -39,23 +40,25 @@ def smoke(tmp_path: Path, section: str) -> tuple[subprocess.CompletedProcess, Pa
 # ---- end to end ----------------------------------------------------------------------
 
 
-def test_smoke_training_prints_its_table(tmp_path, real_data):
-    done, results = smoke(tmp_path, "training")
+def test_smoke_runs_every_section(tmp_path, real_data):
+    """The whole harness once (about 2 min on 2 quiet cores): every section's smoke budget."""
+    done, results = smoke(tmp_path, ",".join(run.SECTIONS))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "## Training" in done.stdout
     for preset in training.ATTIRE_CONTENDERS:
         row = next(line for line in done.stdout.splitlines() if line.startswith(f"| attire {preset} "))
         assert "| 1/1 " in row, row
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| attire: "))
+    assert "| 1/1 " in row, row
     report = results.read_text()
     assert "Smoke run" in report and "## Machine" in report and "Every process" in report
     assert "TF tutorial not run" in report  # an empty bench dir: no TensorFlow installed
-
-
-def test_smoke_inference_prints_its_table(tmp_path, real_data):
-    done, results = smoke(tmp_path, "inference")
-    assert done.returncode == 0, done.stdout + done.stderr
-    row = next(line for line in done.stdout.splitlines() if line.startswith("| attire: "))
-    assert "| 1/1 " in row, row
+    for title in ("## ONNX Runtime against PyTorch", "## Serving", "## Accuracy on product-style photos"):
+        assert title in report, title
+    assert "| PyTorch " in report and "| ONNX Runtime " in report
+    assert "torch's default, as in `inference`" in report  # the same thread setting as inference
+    assert (tmp_path / "bench" / "runs" / "onnx" / "export" / "model.onnx").is_file()
+    assert "| 28×28 PNG, 16 clients " in report and "FAILED" not in report
+    assert "| 0    | 100 " in report  # photos: seed 0, the smoke sample
 
 
 def test_unknown_section_lists_the_valid_ones(tmp_path):
