@@ -73,7 +73,20 @@ def load_training_state(path: str | Path, model: nn.Module, optimizer: torch.opt
         optimizer.load_state_dict({"state": state, "param_groups": json.loads(metadata["param_groups"])})
     except (ValueError, KeyError) as e:
         raise ModelError(f"{path}: the optimiser state does not match this run's config ({e})") from e
+    match_parameter_layout(optimizer)
     return json.loads(metadata["info"])
+
+
+def match_parameter_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give each saved moment the memory layout of its parameter (channels-last, say).
+
+    Checkpoints store tensors contiguous; fused optimisers walk a parameter and its moments
+    element by element in memory order, so a layout mismatch would pair the wrong elements.
+    """
+    for param, state in optimizer.state.items():
+        for key, value in state.items():
+            if torch.is_tensor(value) and value.shape == param.shape:
+                state[key] = torch.empty_like(param).copy_(value)
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
