@@ -274,3 +274,13 @@ def test_onnx_only_install_classifies_with_torch_unimportable(mlp_exported, tmp_
     """, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().split(",") == list(expected)
+
+
+def test_the_shipped_onnx_model_is_the_shipped_safetensors_model(real_data):
+    from attire import Classifier
+    from conftest import read_test_set
+    images = read_test_set(real_data)[0][:500]
+    torch_probabilities = Classifier.load(engine="torch").predict_proba(images)
+    onnx_probabilities = Classifier.load(engine="onnx").predict_proba(images)
+    assert (torch_probabilities.argmax(1) == onnx_probabilities.argmax(1)).all()
+    assert abs(torch_probabilities - onnx_probabilities).max() < 1e-4
