@@ -34,6 +34,7 @@ class TrainConfig:
     patience: int = 0                # stop after this many epochs without a better validation accuracy (0: never)
     seed: int = 0                    # fixes the validation split, the initial weights and the batch order
     device: str = "auto"             # "auto" (CUDA when present) | "cpu" | "cuda"
+    threads: int = 0                 # CPU threads PyTorch uses in this process (0: its default, one per core)
     bf16: bool = True                # bfloat16 autocast where the device supports it
     channels_last: bool = True       # channels-last memory format for convolutions
     limit: int = 0                   # train on the first N training images only (0: all); for smoke tests
@@ -54,7 +55,7 @@ PRESETS: dict[str, TrainConfig] = {
                     "20 epochs, all 60,000 training images (no validation split), no augmentation.",
         model="mlp", epochs=20, batch_size=32, lr=1e-3, optimizer="adam", weight_decay=0.0,
         schedule="constant", val_size=0, label_smoothing=0.0, augment=False, bf16=False,
-        channels_last=False,
+        channels_last=False, threads=1,  # a 32-image step is too small to share: a second thread only waits
     ),
     "fast": TrainConfig(
         preset="fast",
@@ -100,7 +101,7 @@ def check_config(config: TrainConfig) -> None:
             raise ConfigError(f"{name} must be positive, got {value!r}")
     if not 0 <= config.label_smoothing < 1:
         raise ConfigError(f"label_smoothing must be in [0, 1), got {config.label_smoothing}")
-    if config.val_size < 0 or config.limit < 0 or config.patience < 0:
+    if config.val_size < 0 or config.limit < 0 or config.patience < 0 or config.threads < 0:
         raise ConfigError("val_size, limit and patience must be zero or positive")
 
 

@@ -237,6 +237,8 @@ def train(config: TrainConfig, out_dir: str | Path | None = None, resume: str | 
             raise ConfigError(f"{run_dir} already holds a run: pass another --out, or --resume {run_dir}")
         config = dataclasses.replace(config, world_size=distributed.world_size())
     device = distributed.local_device(pick_device(config.device))
+    if config.threads:
+        torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     train_split, val_split, test_split = prepare_data(config, device)
     model = create_model(config.model, **config.model_kwargs).to(device)
