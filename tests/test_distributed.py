@@ -71,8 +71,9 @@ def test_two_processes_write_one_run_with_their_world_size(two_process_run):
     assert sorted(p.name for p in run_dir.iterdir()) == ["config.json", "history.csv", "metrics.json",
                                                          "model.safetensors"]
     config = json.loads((run_dir / "config.json").read_text())
-    assert (config["world_size"], config["batch_size"], config["lr"]) == (2, 32, 0.004)
-    assert "2 processes: effective batch 64 = 2 × 32, lr 0.008 = 0.004 × 2" in job.stdout
+    lr = resolve_config("fast").lr
+    assert (config["world_size"], config["batch_size"], config["lr"]) == (2, 32, lr)
+    assert f"2 processes: effective batch 64 = 2 × 32, lr {2 * lr:g} = {lr:g} × 2" in job.stdout
     # rank 0 alone speaks: each line once
     assert job.stdout.count("test accuracy") == 1 and job.stdout.count(f"epoch   1/{EPOCHS}") == 1
     assert job.stdout.count("run directory:") == 1
@@ -170,7 +171,8 @@ def test_each_rank_takes_every_world_size_th_image():
 
 
 def test_linear_lr_scaling_is_stated_and_can_be_turned_off():
-    config = config_from_dict({**resolve_config("fast").to_dict(), "world_size": 2, "batch_size": 256})
+    config = config_from_dict({**resolve_config("fast").to_dict(), "world_size": 2, "batch_size": 256,
+                               "lr": 0.004})
     assert peak_lr(config) == 2 * config.lr
     assert describe_scaling(config) == "2 processes: effective batch 512 = 2 × 256, lr 0.008 = 0.004 × 2"
     off = config_from_dict({**config.to_dict(), "lr_scaling": "none"})
