@@ -13,7 +13,6 @@ import contextlib
 import glob
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np

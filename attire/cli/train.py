@@ -70,17 +70,7 @@ def run(args) -> int:
     if not is_main():
         return 0  # under torchrun rank 0 reports for the job
     if not args.no_report:
-        make_report = report_writer()
-        if make_report is not None:
-            print(f"report: {make_report(run.dir)}")
+        from attire.report import write_report
+        print(f"report: {write_report(run.dir)}")
     print(f"run directory: {run.dir}")
     return 0
-
-
-def report_writer():
-    """The report module, once it exists in this install."""
-    try:
-        from attire.report import write_report
-    except ModuleNotFoundError:
-        return None
-    return write_report
